@@ -1,0 +1,223 @@
+/*
+ * neuromap.h -- the public C API of libneuromap.
+ *
+ * Reconstruction of neuron dynamics from one scalar time series
+ * (Kuptsov & Stankevich, Chaos, Solitons & Fractals 191 (2025) 115818):
+ * delay embedding -> variational autoencoder -> neural-network map.
+ *
+ * Conventions (in the style of GSL):
+ *   - every object has an nm_X_alloc / nm_X_free pair; nm_X_free(NULL) is a no-op;
+ *   - every fallible function returns an nm_status (NM_OK == 0);
+ *   - on failure, nm_last_error() returns a message for the calling thread
+ *     naming what was wrong; the library never prints and never exits;
+ *   - no hidden global mutable state: the library is thread-safe as long as
+ *     one object is not mutated from two threads at once.  Objects documented
+ *     as read-only after load (models) may be shared between threads;
+ *   - time is in ms and voltages in mV at every interface.
+ */
+#ifndef NEUROMAP_H
+#define NEUROMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NM_VERSION_MAJOR 0
+#define NM_VERSION_MINOR 1
+#define NM_VERSION_PATCH 0
+const char *nm_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes and errors                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum nm_status {
+    NM_OK = 0,
+    NM_EINVAL = 1,     /* invalid argument (out of range, wrong size, NULL) */
+    NM_ENOMEM = 2,     /* allocation failed */
+    NM_EIO = 3,        /* file could not be opened, read or written */
+    NM_EFORMAT = 4,    /* malformed input file (bad header, bad number, ...) */
+    NM_EDATA = 5,      /* well-formed but unusable data (NaN, too short, uneven) */
+    NM_ENUMERIC = 6,   /* numerical failure (integrator, divergence, NaN) */
+    NM_ECHECKSUM = 7,  /* model file checksum mismatch */
+    NM_EVERSION = 8,   /* unsupported file format version */
+    NM_ENOTFOUND = 9,  /* unknown name (model, parameter, section) */
+    NM_ETHREAD = 10    /* thread creation failed */
+} nm_status;
+
+/* Short fixed description of a status code ("invalid argument", ...). */
+const char *nm_strerror(nm_status status);
+
+/* The message of the last failure on the calling thread ("" if none).
+ * The pointer stays valid until the next library call on this thread. */
+const char *nm_last_error(void);
+void nm_clear_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Time series                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* A uniformly sampled series: v[i] is the membrane potential (mV) at time
+ * t0_ms + i*dt_ms.  If nstates > 0, states[i*nstates + j] holds state j of
+ * the generating model at sample i (row-major, shape n x nstates). */
+typedef struct nm_series {
+    size_t n;          /* number of samples */
+    double dt_ms;      /* sampling step (ms), > 0 */
+    double t0_ms;      /* time of the first sample (ms) */
+    double p;          /* control-parameter value the series was taken at */
+    double *v;         /* [n] membrane potential (mV) */
+    size_t nstates;    /* 0, or number of model states recorded */
+    double *states;    /* [n*nstates] or NULL */
+} nm_series;
+
+/* Allocate a series of n samples (v zeroed); nstates may be 0. */
+nm_series *nm_series_alloc(size_t n, size_t nstates);
+void nm_series_free(nm_series *s);
+
+/* ------------------------------------------------------------------------ */
+/* Reading and writing series (CSV and NumPy .npy)                           */
+/* ------------------------------------------------------------------------ */
+
+/* Read a series from FILE.  Format by extension: ".npy" is a 1-D float32 or
+ * float64 array of V (dt_ms must then be given, > 0); anything else is CSV
+ * with either one column (V) or two (t_ms,V_mV), an optional header line and
+ * '#' comment lines.  For two-column CSV the step is taken from the time
+ * column, which must be uniform (relative deviation < 1e-3); if dt_ms > 0 is
+ * also given it must agree.  NaN/Inf, empty files, fewer than min_samples
+ * samples and uneven sampling are rejected with a message that names the
+ * file and line.  p is stored in the result as given. */
+nm_status nm_series_read(const char *path, double dt_ms, double p,
+                         size_t min_samples, nm_series **out);
+
+/* Write t_ms,V_mV CSV (with header; and every recorded state as extra
+ * columns if with_states) or, for a ".npy" name, V as a 1-D float64 array.
+ * Written to a temporary file in the same folder, then renamed: a failure
+ * never leaves a partial file behind. */
+nm_status nm_series_write(const char *path, const nm_series *s, int with_states,
+                          const char *const *state_names);
+
+/* Low-level .npy helpers (1-D or 2-D, float32/float64, C order). */
+nm_status nm_npy_read(const char *path, double **data, size_t *rows, size_t *cols);
+nm_status nm_npy_write(const char *path, const double *data, size_t rows, size_t cols);
+
+/* ------------------------------------------------------------------------ */
+/* Ground-truth neuron models (GSL odeiv2)                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A model type is a const table, like gsl_odeiv2_step_type: pass a pointer
+ * to pick a model. */
+typedef struct nm_model_type nm_model_type;
+extern const nm_model_type *nm_model_srk; /* Sherman-Rinzel-Keizer-type beta cell, p = VS (mV) */
+extern const nm_model_type *nm_model_hh;  /* Hodgkin-Huxley 1952 squid axon, p = I (uA/cm2) */
+
+/* Look a model type up by name ("srk", "hh"); NULL (and an error) if unknown. */
+const nm_model_type *nm_model_type_find(const char *name);
+
+typedef struct nm_model nm_model;
+
+nm_model *nm_model_alloc(const nm_model_type *type);
+void nm_model_free(nm_model *m);
+
+const char *nm_model_name(const nm_model *m);
+const char *nm_model_description(const nm_model *m);
+size_t nm_model_nstates(const nm_model *m);
+const char *nm_model_state_name(const nm_model *m, size_t i);
+/* Default initial state (length nstates). */
+void nm_model_default_state(const nm_model *m, double *y0);
+
+/* Named parameters ("gCa", "tauS", "VS", ...). The control parameter is one of
+ * them; nm_model_control_name tells which. */
+size_t nm_model_nparams(const nm_model *m);
+const char *nm_model_param_name(const nm_model *m, size_t i);
+const char *nm_model_param_unit(const nm_model *m, size_t i);
+nm_status nm_model_set_param(nm_model *m, const char *name, double value);
+nm_status nm_model_get_param(const nm_model *m, const char *name, double *value);
+const char *nm_model_control_name(const nm_model *m);
+nm_status nm_model_set_control(nm_model *m, double p);
+double nm_model_control(const nm_model *m);
+/* Sensible spike threshold (mV) and control range of the model. */
+double nm_model_spike_threshold(const nm_model *m);
+void nm_model_control_range(const nm_model *m, double *pmin, double *pmax);
+
+/* Simulation options; nm_sim_opts_default fills sensible values. */
+typedef struct nm_sim_opts {
+    double duration_ms;    /* recorded span after the transient (ms) */
+    double dt_ms;          /* sampling step of the output (ms) */
+    double transient_ms;   /* simulated then dropped (ms) */
+    const double *y0;      /* initial state (nstates) or NULL for the default */
+    double noise_mv;       /* std of Gaussian measurement noise added to V (mV) */
+    uint64_t seed;         /* seed of the noise RNG */
+    double rtol;           /* integrator relative tolerance */
+    double atol;           /* integrator absolute tolerance */
+    int record_states;     /* also record all states into series->states */
+} nm_sim_opts;
+
+void nm_sim_opts_default(nm_sim_opts *o);
+
+/* Integrate the model at its current parameters; *out gets a new series with
+ * floor(duration_ms/dt_ms)+1 samples, t0_ms = transient_ms, p = control. */
+nm_status nm_simulate(const nm_model *m, const nm_sim_opts *o, nm_series **out);
+
+/* ------------------------------------------------------------------------ */
+/* Analysis: spikes, ISIs, regimes, sweeps                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Times (ms) of upward crossings of threshold_mv, linearly interpolated
+ * between samples.  *times is malloc'ed (free with free()); may be NULL when
+ * *nspikes == 0. */
+nm_status nm_spikes_detect(const double *v, size_t n, double dt_ms, double t0_ms,
+                           double threshold_mv, double **times, size_t *nspikes);
+
+typedef enum nm_regime_class {
+    NM_REGIME_SILENT = 0,
+    NM_REGIME_PERIODIC = 1,
+    NM_REGIME_IRREGULAR = 2
+} nm_regime_class;
+
+typedef struct nm_regime {
+    nm_regime_class cls;
+    int spikes_per_period;  /* k for periodic, else 0 */
+    double period_ms;       /* period for periodic, else 0 */
+    size_t nspikes;         /* spikes in the analysed window */
+    double rate_hz;         /* nspikes / window */
+    double isi_min_ms, isi_max_ms, isi_mean_ms; /* 0 if fewer than 2 spikes */
+} nm_regime;
+
+typedef struct nm_regime_opts {
+    int max_k;              /* longest pattern looked for (spikes per period) */
+    double rel_tol;         /* relative ISI tolerance for "repeats" */
+    double abs_tol_ms;      /* absolute ISI tolerance (ms), e.g. sampling jitter */
+    int min_repeats;        /* full periods that must be seen to call it periodic */
+    size_t min_spikes;      /* fewer spikes than this: silent */
+} nm_regime_opts;
+
+void nm_regime_opts_default(nm_regime_opts *o);
+
+/* Classify a spike train observed over a window of duration_ms. */
+nm_status nm_regime_classify(const double *times, size_t nspikes, double duration_ms,
+                             const nm_regime_opts *o, nm_regime *out);
+
+/* "silent", "periodic:3", "irregular" into buf; returns buf. */
+char *nm_regime_format(const nm_regime *r, char *buf, size_t len);
+/* Parse the format above ("periodic:3"); NM_EFORMAT if malformed. */
+nm_status nm_regime_parse(const char *s, nm_regime *out);
+
+/* Sweep the control parameter: simulate at each p[i], detect spikes at
+ * nm_model_spike_threshold and classify into regimes[i].  Uses nthreads
+ * worker threads (0 = number of online CPUs); each thread owns its own copy
+ * of the model.  Deterministic regardless of nthreads. */
+nm_status nm_sweep(const nm_model *m, const double *p, size_t np, const nm_sim_opts *sim,
+                   const nm_regime_opts *ro, int nthreads, nm_regime *regimes);
+
+/* ======================================================================== */
+/* Learning (issue 3+): nn engine, embedding, VAE, model file.               */
+/* ======================================================================== */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NEUROMAP_H */
