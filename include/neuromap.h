@@ -170,6 +170,12 @@ nm_status nm_simulate(const nm_model *m, const nm_sim_opts *o, nm_series **out);
  * *nspikes == 0. */
 nm_status nm_spikes_detect(const double *v, size_t n, double dt_ms, double t0_ms,
                            double threshold_mv, double **times, size_t *nspikes);
+/* The same with an explicit re-arm hysteresis (mV): after a spike, V must fall
+ * below threshold - hysteresis before the next crossing counts (noisy data).
+ * nm_spikes_detect uses 2 mV. */
+nm_status nm_spikes_detect_hyst(const double *v, size_t n, double dt_ms, double t0_ms,
+                                double threshold_mv, double hysteresis_mv, double **times,
+                                size_t *nspikes);
 
 typedef enum nm_regime_class {
     NM_REGIME_SILENT = 0,
@@ -215,6 +221,108 @@ nm_status nm_sweep(const nm_model *m, const double *p, size_t np, const nm_sim_o
 /* ======================================================================== */
 /* Learning (issue 3+): nn engine, embedding, VAE, model file.               */
 /* ======================================================================== */
+
+/* ------------------------------------------------------------------------ */
+/* Model file                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* A model file is a generic container of named, typed arrays (format:
+ * docs/model-format.md).  Names are 1..NM_MF_NAME_MAX characters from
+ * [A-Za-z0-9_.-], unique in a file; the text before the first '.' is the
+ * entry's section ("norm.mean" is in section "norm"), so new sections (the
+ * map, metadata) need no new format version.  Entries keep the order they
+ * were added in, and the bytes written depend only on the entries (same
+ * entries -> identical file).  A scalar is an array of one element.
+ *
+ * Loaded containers are read-only in use: any number of threads may look
+ * entries up in one container at once; reading different (or the same) files
+ * from several threads is safe. */
+#define NM_MF_VERSION_MAJOR 1
+#define NM_MF_VERSION_MINOR 0
+#define NM_MF_NAME_MAX 255
+#define NM_MF_ANY ((size_t)-1)   /* "any length" for nm_mf_get* */
+
+typedef enum nm_mf_type {
+    NM_MF_I32 = 1,   /* int32_t */
+    NM_MF_I64 = 2,   /* int64_t */
+    NM_MF_U64 = 3,   /* uint64_t (seeds) */
+    NM_MF_F32 = 4,   /* float, finite (network parameters) */
+    NM_MF_F64 = 5,   /* double, finite */
+    NM_MF_STR = 6    /* text: n bytes, no NUL (UTF-8 by convention) */
+} nm_mf_type;
+
+typedef struct nm_mf nm_mf;
+
+nm_mf *nm_mf_alloc(void);                 /* an empty container */
+void nm_mf_free(nm_mf *mf);
+
+/* Add a copy of data[0..n) as entry `name`.  NM_EINVAL (naming the entry) for
+ * a bad or duplicate name, NaN/Inf in float data, a NUL inside a string, or
+ * data == NULL with n > 0. */
+nm_status nm_mf_add(nm_mf *mf, const char *name, nm_mf_type type, const void *data, size_t n);
+nm_status nm_mf_add_i32(nm_mf *mf, const char *name, const int32_t *x, size_t n);
+nm_status nm_mf_add_i64(nm_mf *mf, const char *name, const int64_t *x, size_t n);
+nm_status nm_mf_add_u64(nm_mf *mf, const char *name, const uint64_t *x, size_t n);
+nm_status nm_mf_add_f32(nm_mf *mf, const char *name, const float *x, size_t n);
+nm_status nm_mf_add_f64(nm_mf *mf, const char *name, const double *x, size_t n);
+nm_status nm_mf_add_str(nm_mf *mf, const char *name, const char *s);
+nm_status nm_mf_add_scalar_i32(nm_mf *mf, const char *name, int32_t x);
+nm_status nm_mf_add_scalar_u64(nm_mf *mf, const char *name, uint64_t x);
+nm_status nm_mf_add_scalar_f64(nm_mf *mf, const char *name, double x);
+
+/* Remove one entry (NM_ENOTFOUND if absent) or every entry of a section
+ * (returns how many were removed), e.g. before re-training the map. */
+nm_status nm_mf_remove(nm_mf *mf, const char *name);
+size_t nm_mf_remove_section(nm_mf *mf, const char *section);
+
+/* Look entry `name` up, requiring its type and, unless n_expected is
+ * NM_MF_ANY, its element count.  *data points into the container (valid until
+ * it is changed or freed; strings are NUL-terminated); n may be NULL.
+ * NM_ENOTFOUND if absent, NM_EFORMAT for a wrong type or length; the message
+ * names the file and the entry. */
+int nm_mf_has(const nm_mf *mf, const char *name);
+nm_status nm_mf_get(const nm_mf *mf, const char *name, nm_mf_type type, size_t n_expected,
+                    const void **data, size_t *n);
+nm_status nm_mf_get_i32(const nm_mf *mf, const char *name, size_t n_expected,
+                        const int32_t **x, size_t *n);
+nm_status nm_mf_get_i64(const nm_mf *mf, const char *name, size_t n_expected,
+                        const int64_t **x, size_t *n);
+nm_status nm_mf_get_u64(const nm_mf *mf, const char *name, size_t n_expected,
+                        const uint64_t **x, size_t *n);
+nm_status nm_mf_get_f32(const nm_mf *mf, const char *name, size_t n_expected,
+                        const float **x, size_t *n);
+nm_status nm_mf_get_f64(const nm_mf *mf, const char *name, size_t n_expected,
+                        const double **x, size_t *n);
+nm_status nm_mf_get_str(const nm_mf *mf, const char *name, const char **s);
+/* One-element entries. */
+nm_status nm_mf_get_scalar_i32(const nm_mf *mf, const char *name, int32_t *x);
+nm_status nm_mf_get_scalar_u64(const nm_mf *mf, const char *name, uint64_t *x);
+nm_status nm_mf_get_scalar_f64(const nm_mf *mf, const char *name, double *x);
+
+/* Listing (for `neuromap info`): entry i in file order; out-pointers may be
+ * NULL.  NM_EINVAL if i >= nm_mf_count(mf). */
+size_t nm_mf_count(const nm_mf *mf);
+nm_status nm_mf_entry(const nm_mf *mf, size_t i, const char **name, nm_mf_type *type,
+                      size_t *n, const void **data);
+const char *nm_mf_type_name(nm_mf_type type);   /* "f32", ...; "?" if unknown */
+/* Format version of the file it was read from (the current one for a new
+ * container) and how many entries of unknown type (from a newer minor
+ * version) were skipped on reading. */
+void nm_mf_format(const nm_mf *mf, unsigned *major, unsigned *minor, size_t *nskipped);
+
+/* Write atomically (temporary file in the same folder, then rename): a
+ * failure never leaves a partial file or a temporary behind. */
+nm_status nm_mf_write(const nm_mf *mf, const char *path);
+/* Read and validate a whole file (size, magic, version, every length, names,
+ * types, NaN/Inf, trailing bytes, CRC-32); *out is NULL on failure.  Status:
+ * NM_EIO (cannot open/read, not a regular file), NM_EFORMAT (malformed),
+ * NM_EVERSION (other major version), NM_ECHECKSUM; the message names the
+ * file and, where it applies, the entry. */
+nm_status nm_mf_read(const char *path, nm_mf **out);
+/* The same in memory: the encoded bytes (malloc'ed, free with free()) and
+ * decoding a buffer (label names it in messages; NULL -> "<memory>"). */
+nm_status nm_mf_encode(const nm_mf *mf, unsigned char **buf, size_t *len);
+nm_status nm_mf_decode(const void *buf, size_t len, const char *label, nm_mf **out);
 
 #ifdef __cplusplus
 }

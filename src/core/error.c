@@ -45,14 +45,19 @@ nm_status nm_fail(nm_status code, const char *fmt, ...)
 
 nm_status nm_fail_prefix(nm_status code, const char *fmt, ...)
 {
-    char prefix[NM_ERRMSG_LEN];
     char old[NM_ERRMSG_LEN];
+    memcpy(old, nm_errmsg, sizeof old);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(nm_errmsg, sizeof nm_errmsg, fmt, ap);
     va_end(ap);
-    memcpy(old, nm_errmsg, sizeof old);
-    snprintf(nm_errmsg, sizeof nm_errmsg, "%s: %s", prefix, old);
+    /* Append ": <old message>" after the prefix, truncating at the buffer end. */
+    size_t used = n < 0 ? 0 : (size_t)n;
+    if (used > sizeof nm_errmsg - 1) used = sizeof nm_errmsg - 1;
+    const char *sep = ": ";
+    for (const char *q = sep; *q && used < sizeof nm_errmsg - 1; q++) nm_errmsg[used++] = *q;
+    for (const char *q = old; *q && used < sizeof nm_errmsg - 1; q++) nm_errmsg[used++] = *q;
+    nm_errmsg[used] = '\0';
     return code;
 }
 
