@@ -76,3 +76,16 @@ void nm_atomic_abort(FILE *f, const char *tmp_path)
     if (f) fclose(f);
     if (tmp_path && *tmp_path) unlink(tmp_path);
 }
+
+nm_status nm_file_write_atomic(const char *path, const void *data, size_t len)
+{
+    if (!data && len) return nm_fail(NM_EINVAL, "atomic write: NULL data");
+    char tmp[4096];
+    FILE *f = nm_atomic_open(path, tmp, sizeof tmp);
+    if (!f) return NM_EIO;
+    if (len && fwrite(data, 1, len, f) != len) {
+        nm_atomic_abort(f, tmp);
+        return nm_fail(NM_EIO, "writing %s failed", path);
+    }
+    return nm_atomic_commit(f, tmp, path);
+}
