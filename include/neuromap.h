@@ -158,16 +158,15 @@ double nm_model_spike_threshold(const nm_model *m);
 void nm_model_control_range(const nm_model *m, double *pmin, double *pmax);
 
 /* The GSL odeiv2 stepper.  The default, RK8PD (explicit adaptive
- * Runge-Kutta-Prince-Dormand 8(9)), was measured to be 5-10x faster than
- * the stiff steppers on SRK at equal or better accuracy (docs/models.md).
- * MSBDF and RK4IMP use the analytic Jacobian; they are there for stiffer
- * parameter sets.  Note: GSL's implicit steppers may call GSL's error
- * handler on internal failures, which aborts unless the application called
- * gsl_set_error_handler_off(); RK8PD never does. */
+ * Runge-Kutta-Prince-Dormand 8(9)), was measured to be ~6x faster than the
+ * stiff BDF stepper on SRK and more accurate at equal tolerance
+ * (docs/models.md).  MSBDF (variable-order BDF with the analytic Jacobian)
+ * is there for stiffer parameter sets.  Note: GSL's BDF code may call GSL's
+ * error handler on internal failures, which aborts unless the application
+ * called gsl_set_error_handler_off(); RK8PD never does. */
 typedef enum nm_sim_method {
     NM_SIM_RK8PD = 0,
-    NM_SIM_MSBDF = 1,
-    NM_SIM_RK4IMP = 2
+    NM_SIM_MSBDF = 1
 } nm_sim_method;
 
 /* Simulation options; nm_sim_opts_default fills sensible values (the SRK
@@ -180,7 +179,7 @@ typedef struct nm_sim_opts {
     double noise_mv;       /* std of Gaussian measurement noise added to V (mV), >= 0 */
     uint64_t seed;         /* seed of the noise RNG (same seed, same noise) */
     double rtol;           /* integrator relative tolerance, in [1e-14, 0.1] */
-    double atol;           /* integrator absolute tolerance (state units), >= 0 */
+    double atol;           /* integrator absolute tolerance (state units), > 0 */
     int record_states;     /* also record all states into series->states */
     nm_sim_method method;  /* GSL stepper */
 } nm_sim_opts;

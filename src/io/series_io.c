@@ -217,6 +217,11 @@ nm_status nm_series_read(const char *path, double dt_ms, double p, size_t min_sa
     } else {
         st = read_csv(path, dt_ms, &t, &v, &n, &has_time);
         if (st) return st;
+        if (n == 0) {
+            free(t);
+            free(v);
+            return nm_fail(NM_EDATA, "%s: no samples", path);
+        }
         if (has_time && n >= 2) {
             double mean_step = (t[n - 1] - t[0]) / (double)(n - 1);
             t0 = t[0];

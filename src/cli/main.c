@@ -1,0 +1,57 @@
+/* main.c -- `neuromap`: dispatch to subcommands. */
+#include "cli.h"
+
+#include <string.h>
+
+static const nm_cli_command commands[] = {
+    {"simulate", "simulate a built-in neuron model and write its voltage trace", cmd_simulate},
+    {"analyze", "spikes, ISIs and regime of a recorded voltage series", cmd_analyze},
+    {"sweep", "regime of a built-in model over a grid of control values", cmd_sweep},
+};
+static const size_t ncommands = sizeof commands / sizeof commands[0];
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: neuromap COMMAND [OPTIONS]\n"
+            "\n"
+            "Learn neuron dynamics from one voltage series (delay embedding, variational\n"
+            "autoencoder, neural-network map) and compare with ground-truth models.\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < ncommands; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f,
+            "\n"
+            "Run 'neuromap COMMAND --help' for the options of one command.\n"
+            "Times are in ms and voltages in mV everywhere.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return NM_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        if (argc > 2 && strcmp(name, "help") == 0) {
+            for (size_t i = 0; i < ncommands; i++)
+                if (!strcmp(argv[2], commands[i].name)) {
+                    char help_flag[] = "--help";
+                    char *hargv[] = {argv[2], help_flag, NULL};
+                    return commands[i].run(2, hargv);
+                }
+        }
+        usage(stdout);
+        return NM_EXIT_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+        printf("neuromap %s\n", nm_version());
+        return NM_EXIT_OK;
+    }
+    for (size_t i = 0; i < ncommands; i++)
+        if (!strcmp(name, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "neuromap: unknown command '%s'\n", name);
+    usage(stderr);
+    return NM_EXIT_USAGE;
+}

@@ -1,0 +1,66 @@
+/* model.h -- private: the layout of a model type table and of a model
+ * instance, shared by model.c (generic lookup), srk.c, hh.c (the tables)
+ * and simulate.c (the integrator).  Not installed. */
+#ifndef NM_MODELS_MODEL_H
+#define NM_MODELS_MODEL_H
+
+#include "internal.h"
+
+#include <stddef.h>
+
+/* Upper bounds that let a model instance be one flat struct (no pointers to
+ * own, so cloning is a copy). */
+#define NM_MODEL_MAX_PARAMS 24
+#define NM_MODEL_MAX_STATES 8
+
+/* The domain a parameter value must lie in (checked by nm_model_set_param). */
+typedef enum nm_param_domain {
+    NM_DOMAIN_ANY = 0,   /* any finite value (reversal potentials, currents) */
+    NM_DOMAIN_NONNEG,    /* >= 0 (conductances) */
+    NM_DOMAIN_POSITIVE,  /* > 0 (time constants, capacitance, rate factors) */
+    NM_DOMAIN_NONZERO    /* != 0 (slope factors of Boltzmann functions) */
+} nm_param_domain;
+
+typedef struct nm_param_info {
+    const char *name;
+    const char *unit;
+    double def;              /* default value */
+    nm_param_domain domain;
+} nm_param_info;
+
+/* Right-hand side and Jacobian in the gsl_odeiv2_system signature; params
+ * points to the model's parameter array (const double[nparams], in the
+ * order of the type's table).  Both return GSL_EBADFUNC when handed a
+ * non-finite state, so the integrator stops instead of propagating NaN. */
+typedef int (*nm_model_rhs_fn)(double t, const double y[], double dydt[], void *params);
+typedef int (*nm_model_jac_fn)(double t, const double y[], double *dfdy, double dfdt[],
+                               void *params);
+
+struct nm_model_type {
+    const char *name;            /* "srk" */
+    const char *description;     /* one line for `neuromap info` and docs */
+    size_t nstates;              /* state 0 is V (mV) */
+    const char *const *state_names;
+    size_t nparams;
+    const nm_param_info *params;
+    size_t control;              /* index of the control parameter in params */
+    double spike_threshold_mv;
+    double pmin, pmax;           /* sensible control range */
+    void (*default_state)(const double *params, double *y0);
+    nm_model_rhs_fn rhs;
+    nm_model_jac_fn jac;
+};
+
+struct nm_model {
+    const nm_model_type *type;
+    double par[NM_MODEL_MAX_PARAMS];
+};
+
+/* Check every field of o (and o->y0 against m's state count) without
+ * simulating; NM_EINVAL with a message naming the option on failure. */
+nm_status nm_sim_opts_check(const nm_model *m, const nm_sim_opts *o);
+
+/* Index of parameter `name` in m's table, or -1. */
+int nm_model_param_index(const nm_model *m, const char *name);
+
+#endif
