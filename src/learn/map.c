@@ -1,0 +1,753 @@
+/* map.c -- training and stepping the neural-network map (see map.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "learn/map.h"
+
+#include "internal.h"
+#include "rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Share of each series (its end) held out to validate the one-step stage. */
+#define MAP_VAL_FRAC 0.1
+/* A free run whose standardised state leaves this multiple of the largest
+ * |xs| seen in training has diverged (design.md: judge boundedness on the
+ * latent state, never on the saturated decoded V). */
+#define MAP_BOUND_FACTOR 3.0
+#define MAP_BOUND_MIN 10.0
+/* The last layer starts at this fraction of its Xavier scale so that the
+ * initial map is close to the identity (a residual net at rest). */
+#define MAP_LAST_LAYER_SCALE 0.1
+/* Two regimes "match" when class and k agree and periods are within 25%
+ * (the criterion of `neuromap compare`). */
+#define MAP_PERIOD_MATCH_RTOL 0.25
+
+void nm_map_opts_default(nm_map_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->hidden[0] = 128;
+    o->hidden[1] = 128;
+    o->nhidden = 2;
+    o->onestep_epochs = 20;
+    o->batch = 256;
+    o->lr = 1e-3;
+    o->noise = 0.05;
+    o->nstages = 3;
+    o->rollout_len[0] = 10;
+    o->rollout_len[1] = 25;
+    o->rollout_len[2] = 50;
+    o->rollout_iters[0] = 400;
+    o->rollout_iters[1] = 400;
+    o->rollout_iters[2] = 400;
+    o->rollout_batch = 64;
+    o->rollout_lr = 3e-4;
+    o->clip_norm = 1.0;
+    o->ema_decay = 0.995;
+    o->select_every = 50;
+    o->select_transient_ms = 10000;
+    o->select_window_ms = 30000;
+    o->dt_ms = 5;
+    o->threshold_mv = -35;
+    o->seed = 1;
+}
+
+void nm_map_free(nm_map *m)
+{
+    if (!m) return;
+    nm_mlp_free(m->net);
+    free(m);
+}
+
+void nm_mlp_eval1(const nm_mlp *m, const float *x, float *y)
+{
+    float a[NM_MAP_MAX_WIDTH], b[NM_MAP_MAX_WIDTH];
+    const float *in = x;
+    for (size_t l = 0; l < m->nlayers; l++) {
+        const nm_dense *L = &m->layer[l];
+        const float *W = m->params + L->w_off, *bias = m->params + L->b_off;
+        float *out = (l + 1 == m->nlayers) ? y : ((l % 2) ? b : a);
+        for (size_t i = 0; i < L->out; i++) {
+            const float *w = W + i * L->in;
+            float s = bias[i];
+            for (size_t j = 0; j < L->in; j++) s += w[j] * in[j];
+            out[i] = s;
+        }
+        nm_nn_act_apply(L->act, L->out, out);
+        in = out;
+    }
+}
+
+/* ---- the step ---------------------------------------------------------- */
+
+/* Standardised step: xs (D) -> xs_next (D). */
+static void map_step_std(const nm_map *m, double ps, const float *xs, float *xs_next)
+{
+    float in[NM_MAP_MAX_D + 1], out[NM_MAP_MAX_D];
+    size_t D = m->D;
+    memcpy(in, xs, D * sizeof *in);
+    in[D] = (float)ps;
+    nm_mlp_eval1(m->net, in, out);
+    for (size_t j = 0; j < D; j++) xs_next[j] = xs[j] + out[j];
+}
+
+nm_status nm_map_step(const nm_map *m, double p, const double *x, double *x_next)
+{
+    float xs[NM_MAP_MAX_D], xn[NM_MAP_MAX_D];
+    size_t D = m->D;
+    for (size_t j = 0; j < D; j++) xs[j] = (float)((x[j] - m->x_mean[j]) / m->x_std[j]);
+    map_step_std(m, (p - m->p_center) / m->p_half, xs, xn);
+    for (size_t j = 0; j < D; j++) {
+        if (!isfinite(xn[j]) || fabs(xn[j]) > m->bound)
+            return nm_fail(NM_ENUMERIC, "map diverged: latent unit %zu reached %g standard deviations (bound %g)",
+                           j, (double)xn[j], m->bound);
+        x_next[j] = xn[j] * m->x_std[j] + m->x_mean[j];
+    }
+    return NM_OK;
+}
+
+/* ---- training data ----------------------------------------------------- */
+
+typedef struct map_data {
+    size_t D, nseries;
+    float **xs;       /* per series [T x D], standardised */
+    size_t *T;
+    double *ps;       /* scaled p per series */
+} map_data;
+
+static void map_data_free(map_data *d)
+{
+    if (d->xs)
+        for (size_t s = 0; s < d->nseries; s++) free(d->xs[s]);
+    free(d->xs);
+    free(d->T);
+    free(d->ps);
+}
+
+static nm_status map_data_build(const nm_map_series *series, size_t nseries, size_t D, nm_map *m,
+                                map_data *d)
+{
+    memset(d, 0, sizeof *d);
+    d->D = D;
+    d->nseries = nseries;
+    double sum[NM_MAP_MAX_D] = {0}, sq[NM_MAP_MAX_D] = {0};
+    size_t n = 0;
+    double pmin = INFINITY, pmax = -INFINITY;
+    for (size_t s = 0; s < nseries; s++) {
+        for (size_t t = 0; t < series[s].T; t++)
+            for (size_t j = 0; j < D; j++) {
+                double v = series[s].x[t * D + j];
+                if (!isfinite(v)) return nm_fail(NM_EDATA, "map: latent series %zu has a non-finite value at %zu", s, t);
+                sum[j] += v;
+                sq[j] += v * v;
+            }
+        n += series[s].T;
+        pmin = fmin(pmin, series[s].p);
+        pmax = fmax(pmax, series[s].p);
+    }
+    for (size_t j = 0; j < D; j++) {
+        m->x_mean[j] = sum[j] / (double)n;
+        double var = sq[j] / (double)n - m->x_mean[j] * m->x_mean[j];
+        /* A collapsed latent unit (variance ~0) is kept but not blown up. */
+        m->x_std[j] = var > 1e-12 ? sqrt(var) : 1.0;
+    }
+    m->p_center = 0.5 * (pmin + pmax);
+    m->p_half = pmax > pmin ? 0.5 * (pmax - pmin) : 1.0;
+
+    d->xs = nm_calloc(nseries, sizeof *d->xs);
+    d->T = nm_calloc(nseries, sizeof *d->T);
+    d->ps = nm_calloc(nseries, sizeof *d->ps);
+    if (!d->xs || !d->T || !d->ps) return NM_ENOMEM;
+    double maxabs = 0;
+    for (size_t s = 0; s < nseries; s++) {
+        d->T[s] = series[s].T;
+        d->ps[s] = (series[s].p - m->p_center) / m->p_half;
+        d->xs[s] = nm_malloc(series[s].T * D * sizeof(float));
+        if (!d->xs[s]) return NM_ENOMEM;
+        for (size_t t = 0; t < series[s].T; t++)
+            for (size_t j = 0; j < D; j++) {
+                double v = (series[s].x[t * D + j] - m->x_mean[j]) / m->x_std[j];
+                d->xs[s][t * D + j] = (float)v;
+                maxabs = fmax(maxabs, fabs(v));
+            }
+    }
+    m->bound = fmax(MAP_BOUND_MIN, MAP_BOUND_FACTOR * maxabs);
+    return NM_OK;
+}
+
+/* ---- selection by free runs at the training p values ------------------- */
+
+typedef struct map_truth {
+    nm_regime r;
+} map_truth;
+
+static int regimes_match(const nm_regime *a, const nm_regime *b)
+{
+    if (a->cls != b->cls) return 0;
+    if (a->cls != NM_REGIME_PERIODIC) return 1;
+    if (a->spikes_per_period != b->spikes_per_period) return 0;
+    return fabs(a->period_ms - b->period_ms) <= MAP_PERIOD_MATCH_RTOL * b->period_ms;
+}
+
+/* Free run from standardised start xs0 for transient+window; classify the
+ * decoded V of the window.  Returns NM_ENUMERIC if it diverged. */
+static nm_status map_free_regime(const nm_map *m, const nm_map_opts *o, double ps, const float *xs0,
+                                 nm_regime *r, double *vbuf, size_t nwin)
+{
+    size_t D = m->D;
+    size_t ntr = (size_t)(o->select_transient_ms / o->dt_ms);
+    float xs[NM_MAP_MAX_D], xn[NM_MAP_MAX_D];
+    double x[NM_MAP_MAX_D];
+    memcpy(xs, xs0, D * sizeof *xs);
+    for (size_t k = 0; k < ntr + nwin; k++) {
+        map_step_std(m, ps, xs, xn);
+        for (size_t j = 0; j < D; j++) {
+            if (!isfinite(xn[j]) || fabs(xn[j]) > m->bound) return NM_ENUMERIC;
+            xs[j] = xn[j];
+        }
+        if (k >= ntr) {
+            for (size_t j = 0; j < D; j++) x[j] = xs[j] * m->x_std[j] + m->x_mean[j];
+            vbuf[k - ntr] = o->decode(x, o->decode_ctx);
+        }
+    }
+    double *t = NULL;
+    size_t ns = 0;
+    nm_status st = nm_spikes_detect(vbuf, nwin, o->dt_ms, 0, o->threshold_mv, &t, &ns);
+    if (st) return st;
+    st = nm_regime_classify(t, ns, (double)nwin * o->dt_ms, NULL, r);
+    free(t);
+    return st;
+}
+
+/* Score of the current weights: 1000 per matching training p, minus a
+ * tie-break penalty for period mismatch (so among equal counts the closest
+ * periods win). */
+static double map_select_score(const nm_map *m, const nm_map_opts *o, const map_data *d,
+                               const map_truth *truth, int *nmatch)
+{
+    size_t nwin = (size_t)(o->select_window_ms / o->dt_ms);
+    double *v = malloc(nwin * sizeof *v);
+    if (!v) return -INFINITY;
+    double score = 0;
+    *nmatch = 0;
+    for (size_t s = 0; s < d->nseries; s++) {
+        nm_regime r;
+        if (map_free_regime(m, o, d->ps[s], d->xs[s], &r, v, nwin) != NM_OK) {
+            score -= 2000; /* diverged: worse than any wrong regime */
+            continue;
+        }
+        if (regimes_match(&r, &truth[s].r)) {
+            (*nmatch)++;
+            score += 1000;
+        }
+        if (r.cls == truth[s].r.cls && r.cls == NM_REGIME_PERIODIC)
+            score -= 100 * fabs(log(r.period_ms / truth[s].r.period_ms));
+        else if (r.nspikes > 1 && truth[s].r.nspikes > 1)
+            score -= 100 * fabs(log(r.isi_mean_ms / truth[s].r.isi_mean_ms)) + 50;
+        else
+            score -= 200;
+    }
+    free(v);
+    return score;
+}
+
+static nm_status map_truth_regimes(const nm_map_series *series, const map_data *d, const nm_map_opts *o,
+                                   map_truth *truth)
+{
+    for (size_t s = 0; s < d->nseries; s++) {
+        size_t T = series[s].T;
+        double *v = nm_malloc(T * sizeof *v);
+        if (!v) return NM_ENOMEM;
+        for (size_t t = 0; t < T; t++) v[t] = o->decode(series[s].x + t * d->D, o->decode_ctx);
+        double *times = NULL;
+        size_t ns = 0;
+        nm_status st = nm_spikes_detect(v, T, o->dt_ms, 0, o->threshold_mv, &times, &ns);
+        if (!st) st = nm_regime_classify(times, ns, (double)T * o->dt_ms, NULL, &truth[s].r);
+        free(times);
+        free(v);
+        if (st) return st;
+    }
+    return NM_OK;
+}
+
+/* ---- training ---------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static nm_status check_opts(const nm_map_opts *o, size_t D)
+{
+    if (D < 1 || D > NM_MAP_MAX_D) return nm_fail(NM_EINVAL, "map: latent dimension %zu not in 1..%d", D, NM_MAP_MAX_D);
+    if (o->nhidden < 1 || o->nhidden > 4) return nm_fail(NM_EINVAL, "map: 1..4 hidden layers (got %zu)", o->nhidden);
+    for (size_t i = 0; i < o->nhidden; i++)
+        if (o->hidden[i] < 1 || o->hidden[i] > NM_MAP_MAX_WIDTH)
+            return nm_fail(NM_EINVAL, "map: hidden width %zu not in 1..%d", o->hidden[i], NM_MAP_MAX_WIDTH);
+    if (o->batch < 1 || o->rollout_batch < 1) return nm_fail(NM_EINVAL, "map: batch sizes must be >= 1");
+    if (!(o->lr > 0) || !(o->rollout_lr > 0)) return nm_fail(NM_EINVAL, "map: learning rates must be > 0");
+    if (!(o->noise >= 0)) return nm_fail(NM_EINVAL, "map: noise must be >= 0");
+    if (o->nstages > 6) return nm_fail(NM_EINVAL, "map: at most 6 rollout stages");
+    for (size_t i = 0; i < o->nstages; i++)
+        if (o->rollout_len[i] < 1 || o->rollout_len[i] > 10000)
+            return nm_fail(NM_EINVAL, "map: rollout length %zu not in 1..10000", o->rollout_len[i]);
+    if (!(o->dt_ms > 0)) return nm_fail(NM_EINVAL, "map: dt_ms must be > 0");
+    if (!(o->ema_decay >= 0 && o->ema_decay < 1)) return nm_fail(NM_EINVAL, "map: ema decay must be in [0, 1)");
+    return NM_OK;
+}
+
+/* Stage 1: one-step teacher forcing.  Rows: [xs_t + noise, ps] -> target
+ * xs_{t+1} - xs_t (the residual). */
+static nm_status train_onestep(nm_map *m, const map_data *d, const nm_map_opts *o, nm_rng *rng,
+                               nm_adam *adam, double t_start, double *final_val)
+{
+    size_t D = d->D, B = o->batch;
+    /* Pair index: (series, t) with t+1 < T; validation = last MAP_VAL_FRAC of each series. */
+    size_t ntr = 0, nval = 0;
+    for (size_t s = 0; s < d->nseries; s++) {
+        size_t np = d->T[s] - 1, nv = (size_t)((double)np * MAP_VAL_FRAC);
+        ntr += np - nv;
+        nval += nv;
+    }
+    size_t *tr = nm_malloc((ntr + nval) * 2 * sizeof *tr);
+    float *in = nm_malloc(B * (D + 1) * sizeof *in), *tg = nm_malloc(B * D * sizeof *tg);
+    float *dy = nm_malloc(B * D * sizeof *dy);
+    nm_mlp_ws *ws = nm_mlp_ws_alloc(m->net, B);
+    nm_status st = NM_OK;
+    if (!tr || !in || !tg || !dy || !ws) {
+        st = NM_ENOMEM;
+        goto done;
+    }
+    size_t *va = tr + 2 * ntr;
+    size_t it = 0, iv = 0;
+    for (size_t s = 0; s < d->nseries; s++) {
+        size_t np = d->T[s] - 1, nv = (size_t)((double)np * MAP_VAL_FRAC);
+        for (size_t t = 0; t < np; t++) {
+            size_t *dst = t < np - nv ? tr + 2 * it++ : va + 2 * iv++;
+            dst[0] = s;
+            dst[1] = t;
+        }
+    }
+    size_t *perm = nm_malloc(ntr * sizeof *perm);
+    if (!perm) {
+        st = NM_ENOMEM;
+        goto done;
+    }
+    for (size_t e = 0; e < o->onestep_epochs; e++) {
+        nm_nn_iota(ntr, perm);
+        nm_nn_shuffle(rng, ntr, perm);
+        double loss = 0;
+        size_t nb = 0;
+        for (size_t b0 = 0; b0 + B <= ntr; b0 += B) {
+            for (size_t r = 0; r < B; r++) {
+                size_t s = tr[2 * perm[b0 + r]], t = tr[2 * perm[b0 + r] + 1];
+                const float *x0 = d->xs[s] + t * D, *x1 = x0 + D;
+                for (size_t j = 0; j < D; j++) {
+                    float noise = (float)(o->noise * nm_rng_gauss(rng));
+                    in[r * (D + 1) + j] = x0[j] + noise;
+                    /* The target is the true next state, so the net also
+                     * learns to pull a perturbed state back (denoising). */
+                    tg[r * D + j] = x1[j] - (x0[j] + noise);
+                }
+                in[r * (D + 1) + D] = (float)d->ps[s];
+            }
+            nm_mlp_zero_grad(m->net);
+            st = nm_mlp_forward(m->net, ws, B, in, NULL);
+            if (st) goto done;
+            memset(dy, 0, B * D * sizeof *dy);
+            loss += nm_nn_mse(B * D, nm_mlp_ws_output(ws), tg, 1.0, dy);
+            st = nm_mlp_backward(m->net, ws, dy, NULL, m->net->grads);
+            if (!st) st = nm_adam_step(adam, m->net->params, m->net->grads, NULL);
+            if (st) goto done;
+            nb++;
+        }
+        /* Validation without noise. */
+        double vloss = 0;
+        size_t vn = 0;
+        for (size_t b0 = 0; b0 < nval; b0 += B) {
+            size_t bb = nval - b0 < B ? nval - b0 : B;
+            for (size_t r = 0; r < bb; r++) {
+                size_t s = va[2 * (b0 + r)], t = va[2 * (b0 + r) + 1];
+                const float *x0 = d->xs[s] + t * D, *x1 = x0 + D;
+                for (size_t j = 0; j < D; j++) {
+                    in[r * (D + 1) + j] = x0[j];
+                    tg[r * D + j] = x1[j] - x0[j];
+                }
+                in[r * (D + 1) + D] = (float)d->ps[s];
+            }
+            st = nm_mlp_forward(m->net, ws, bb, in, NULL);
+            if (st) goto done;
+            vloss += nm_nn_mse(bb * D, nm_mlp_ws_output(ws), tg, 1.0, NULL) * (double)bb;
+            vn += bb;
+        }
+        *final_val = vn ? vloss / (double)vn : 0;
+        if (o->progress) {
+            nm_train_progress pr = {"map one-step", e + 1, o->onestep_epochs, nb ? loss / (double)nb : 0,
+                                    *final_val, 0, 0, now_s() - t_start};
+            if (o->progress(&pr, o->progress_ctx)) break;
+        }
+    }
+    free(perm);
+done:
+    free(tr);
+    free(in);
+    free(tg);
+    free(dy);
+    nm_mlp_ws_free(ws);
+    return st;
+}
+
+/* Stage 2: back-propagation through free rollouts of K steps. */
+typedef struct rollout_buf {
+    size_t K, B, D;
+    float *x;        /* [(K+1) x B x D] states */
+    float *in;       /* [K x B x (D+1)] network inputs */
+    float *g;        /* [(K+1) x B x D] dL/dx */
+    float *tgt;      /* [(K+1) x B x D] true states */
+    float *din;      /* [B x (D+1)] */
+    nm_mlp_ws **ws;  /* [K] */
+} rollout_buf;
+
+static void rollout_free(rollout_buf *r)
+{
+    if (r->ws)
+        for (size_t k = 0; k < r->K; k++) nm_mlp_ws_free(r->ws[k]);
+    free(r->ws);
+    free(r->x);
+    free(r->in);
+    free(r->g);
+    free(r->tgt);
+    free(r->din);
+}
+
+static nm_status rollout_alloc(rollout_buf *r, const nm_mlp *net, size_t K, size_t B, size_t D)
+{
+    memset(r, 0, sizeof *r);
+    r->K = K;
+    r->B = B;
+    r->D = D;
+    r->x = nm_malloc((K + 1) * B * D * sizeof(float));
+    r->in = nm_malloc(K * B * (D + 1) * sizeof(float));
+    r->g = nm_malloc((K + 1) * B * D * sizeof(float));
+    r->tgt = nm_malloc((K + 1) * B * D * sizeof(float));
+    r->din = nm_malloc(B * (D + 1) * sizeof(float));
+    r->ws = nm_calloc(K, sizeof *r->ws);
+    if (!r->x || !r->in || !r->g || !r->tgt || !r->din || !r->ws) return NM_ENOMEM;
+    for (size_t k = 0; k < K; k++)
+        if (!(r->ws[k] = nm_mlp_ws_alloc(net, B))) return NM_ENOMEM;
+    return NM_OK;
+}
+
+/* One rollout minibatch: loss (mean over steps, rows, units) and gradients. */
+static nm_status rollout_step(nm_map *m, const map_data *d, const nm_map_opts *o, nm_rng *rng,
+                              rollout_buf *r, double *loss_out)
+{
+    size_t K = r->K, B = r->B, D = r->D;
+    const size_t ld = D + 1;
+    /* Starts: a random series (weighted by length), a random t with t+K < T. */
+    size_t total = 0;
+    for (size_t s = 0; s < d->nseries; s++) total += d->T[s] > K ? d->T[s] - K : 0;
+    if (total == 0) return nm_fail(NM_EDATA, "map: series are shorter than the rollout (%zu steps)", K);
+    float *ps_row = nm_malloc(B * sizeof *ps_row);
+    if (!ps_row) return NM_ENOMEM;
+    for (size_t b = 0; b < B; b++) {
+        size_t u = (size_t)nm_rng_below(rng, total), s = 0;
+        for (;;) {
+            size_t avail = d->T[s] > K ? d->T[s] - K : 0;
+            if (u < avail) break;
+            u -= avail;
+            s++;
+        }
+        const float *src = d->xs[s] + u * D;
+        for (size_t k = 0; k <= K; k++) memcpy(r->tgt + (k * B + b) * D, src + k * D, D * sizeof(float));
+        for (size_t j = 0; j < D; j++) r->x[b * D + j] = src[j] + (float)(o->noise * nm_rng_gauss(rng));
+        ps_row[b] = (float)d->ps[s];
+    }
+    nm_status st = NM_OK;
+    for (size_t k = 0; k < K; k++) {
+        float *xk = r->x + k * B * D, *xn = xk + B * D, *in = r->in + k * B * ld;
+        for (size_t b = 0; b < B; b++) {
+            memcpy(in + b * ld, xk + b * D, D * sizeof(float));
+            in[b * ld + D] = ps_row[b];
+        }
+        st = nm_mlp_forward(m->net, r->ws[k], B, in, NULL);
+        if (st) goto done;
+        const float *out = nm_mlp_ws_output(r->ws[k]);
+        for (size_t i = 0; i < B * D; i++) xn[i] = xk[i] + out[i];
+    }
+    memset(r->g, 0, (K + 1) * B * D * sizeof(float));
+    double loss = 0;
+    for (size_t k = K; k >= 1; k--) {
+        float *gk = r->g + k * B * D;
+        loss += nm_nn_mse(B * D, r->x + k * B * D, r->tgt + k * B * D, 1.0 / (double)K, gk);
+        memset(r->din, 0, B * ld * sizeof(float));
+        st = nm_mlp_backward(m->net, r->ws[k - 1], gk, r->din, m->net->grads);
+        if (st) goto done;
+        float *gp = r->g + (k - 1) * B * D;
+        for (size_t b = 0; b < B; b++)
+            for (size_t j = 0; j < D; j++) gp[b * D + j] += gk[b * D + j] + r->din[b * ld + j];
+    }
+    *loss_out = loss;
+done:
+    free(ps_row);
+    return st;
+}
+
+nm_status nm_map_train(const nm_map_series *series, size_t nseries, size_t D, const nm_map_opts *opts,
+                       nm_map **out, nm_map_report *report)
+{
+    if (!out) return nm_fail(NM_EINVAL, "map: NULL output");
+    *out = NULL;
+    nm_map_opts def;
+    if (!opts) {
+        nm_map_opts_default(&def);
+        opts = &def;
+    }
+    const nm_map_opts *o = opts;
+    nm_status st = check_opts(o, D);
+    if (st) return st;
+    if (!series || nseries == 0) return nm_fail(NM_EINVAL, "map: no training series");
+    for (size_t s = 0; s < nseries; s++) {
+        if (!series[s].x || series[s].T < 20)
+            return nm_fail(NM_EDATA, "map: training series %zu has %zu states (need >= 20)", s, series[s].T);
+        if (!isfinite(series[s].p)) return nm_fail(NM_EINVAL, "map: p of series %zu is not finite", s);
+    }
+    double t0 = now_s();
+    nm_map *m = nm_calloc(1, sizeof *m);
+    if (!m) return NM_ENOMEM;
+    m->D = D;
+    map_data d;
+    nm_rng rng;
+    nm_rng_seed(&rng, o->seed);
+    nm_adam *adam = NULL;
+    nm_ema *ema = NULL;
+    map_truth *truth = NULL;
+    float *best = NULL, *saved = NULL;
+    nm_map_report rep;
+    memset(&rep, 0, sizeof rep);
+
+    st = map_data_build(series, nseries, D, m, &d);
+    if (st) goto fail;
+    size_t sizes[6];
+    nm_act acts[5];
+    sizes[0] = D + 1;
+    for (size_t i = 0; i < o->nhidden; i++) {
+        sizes[i + 1] = o->hidden[i];
+        acts[i] = NM_ACT_TANH;
+    }
+    sizes[o->nhidden + 1] = D;
+    acts[o->nhidden] = NM_ACT_IDENTITY;
+    m->net = nm_mlp_alloc(o->nhidden + 1, sizes, acts);
+    if (!m->net) {
+        st = NM_ENOMEM;
+        goto fail;
+    }
+    st = nm_mlp_init(m->net, &rng, NM_INIT_XAVIER_UNIFORM);
+    if (st) goto fail;
+    {
+        const nm_dense *L = &m->net->layer[m->net->nlayers - 1];
+        for (size_t i = 0; i < L->in * L->out; i++) m->net->params[L->w_off + i] *= (float)MAP_LAST_LAYER_SCALE;
+    }
+    nm_adam_opts ao;
+    nm_adam_opts_default(&ao);
+    ao.lr = o->lr;
+    adam = nm_adam_alloc(m->net->nparams, &ao);
+    if (!adam) {
+        st = NM_ENOMEM;
+        goto fail;
+    }
+    st = train_onestep(m, &d, o, &rng, adam, t0, &rep.onestep_loss);
+    if (st) goto fail;
+
+    /* Stage 2 + 3. */
+    int selecting = o->decode && o->select_every > 0;
+    double best_score = -INFINITY;
+    if (selecting) {
+        truth = nm_calloc(nseries, sizeof *truth);
+        best = nm_malloc(m->net->nparams * sizeof *best);
+        saved = nm_malloc(m->net->nparams * sizeof *saved);
+        if (!truth || !best || !saved) {
+            st = NM_ENOMEM;
+            goto fail;
+        }
+        st = map_truth_regimes(series, &d, o, truth);
+        if (st) goto fail;
+    }
+    if (o->ema_decay > 0) {
+        ema = nm_ema_alloc(m->net->nparams, o->ema_decay);
+        if (!ema) {
+            st = NM_ENOMEM;
+            goto fail;
+        }
+    }
+    size_t total_iters = 0, iter = 0;
+    for (size_t sg = 0; sg < o->nstages; sg++) total_iters += o->rollout_iters[sg];
+    nm_adam_free(adam);
+    ao.lr = o->rollout_lr;
+    ao.clip_norm = o->clip_norm;
+    adam = nm_adam_alloc(m->net->nparams, &ao);
+    if (!adam) {
+        st = NM_ENOMEM;
+        goto fail;
+    }
+    for (size_t sg = 0; sg < o->nstages; sg++) {
+        rollout_buf rb;
+        st = rollout_alloc(&rb, m->net, o->rollout_len[sg], o->rollout_batch, D);
+        if (st) {
+            rollout_free(&rb);
+            goto fail;
+        }
+        double acc = 0;
+        size_t nacc = 0;
+        for (size_t i = 0; i < o->rollout_iters[sg]; i++, iter++) {
+            double loss = 0;
+            nm_mlp_zero_grad(m->net);
+            st = rollout_step(m, &d, o, &rng, &rb, &loss);
+            if (!st) st = nm_adam_step(adam, m->net->params, m->net->grads, NULL);
+            if (st == NM_ENUMERIC) {
+                /* A rare exploding rollout: skip the update, keep going. */
+                st = NM_OK;
+                continue;
+            }
+            if (st) {
+                rollout_free(&rb);
+                goto fail;
+            }
+            if (ema) nm_ema_update(ema, m->net->params);
+            acc += loss;
+            nacc++;
+            rep.rollout_loss = loss;
+            int last = (iter + 1 == total_iters);
+            if (selecting && ((iter + 1) % o->select_every == 0 || last)) {
+                /* Evaluate the averaged weights (if any) by free runs. */
+                memcpy(saved, m->net->params, m->net->nparams * sizeof *saved);
+                if (ema) memcpy(m->net->params, ema->shadow, m->net->nparams * sizeof *saved);
+                int nmatch = 0;
+                double sc = map_select_score(m, o, &d, truth, &nmatch);
+                if (sc >= best_score) {
+                    best_score = sc;
+                    memcpy(best, m->net->params, m->net->nparams * sizeof *best);
+                    rep.select_score = nmatch;
+                    rep.select_iter = iter + 1;
+                }
+                memcpy(m->net->params, saved, m->net->nparams * sizeof *saved);
+            }
+            if (o->progress && ((i + 1) % 50 == 0 || i + 1 == o->rollout_iters[sg])) {
+                char stage[48];
+                snprintf(stage, sizeof stage, "map rollout %zu", o->rollout_len[sg]);
+                nm_train_progress pr = {stage, i + 1, o->rollout_iters[sg], acc / (double)(nacc ? nacc : 1),
+                                        (double)rep.select_score, 0, 0, now_s() - t0};
+                acc = 0;
+                nacc = 0;
+                if (o->progress(&pr, o->progress_ctx)) break;
+            }
+        }
+        rollout_free(&rb);
+    }
+    if (selecting && best_score > -INFINITY) memcpy(m->net->params, best, m->net->nparams * sizeof *best);
+    else if (ema && ema->updates) memcpy(m->net->params, ema->shadow, m->net->nparams * sizeof(float));
+    rep.seconds = now_s() - t0;
+    if (report) *report = rep;
+    *out = m;
+    m = NULL;
+fail:
+    map_data_free(&d);
+    nm_adam_free(adam);
+    nm_ema_free(ema);
+    free(truth);
+    free(best);
+    free(saved);
+    nm_map_free(m);
+    return st;
+}
+
+/* ---- model file -------------------------------------------------------- */
+
+nm_status nm_map_to_mf(const nm_map *m, nm_mf *mf)
+{
+    const nm_mlp *net = m->net;
+    int32_t sizes[8], acts[8];
+    sizes[0] = (int32_t)net->layer[0].in;
+    for (size_t l = 0; l < net->nlayers; l++) {
+        sizes[l + 1] = (int32_t)net->layer[l].out;
+        acts[l] = (int32_t)net->layer[l].act;
+    }
+    nm_status st;
+    if ((st = nm_mf_add_scalar_i32(mf, "map.D", (int32_t)m->D))) return st;
+    if ((st = nm_mf_add_i32(mf, "map.sizes", sizes, net->nlayers + 1))) return st;
+    if ((st = nm_mf_add_i32(mf, "map.acts", acts, net->nlayers))) return st;
+    if ((st = nm_mf_add_f32(mf, "map.params", net->params, net->nparams))) return st;
+    if ((st = nm_mf_add_f64(mf, "map.x_mean", m->x_mean, m->D))) return st;
+    if ((st = nm_mf_add_f64(mf, "map.x_std", m->x_std, m->D))) return st;
+    if ((st = nm_mf_add_scalar_f64(mf, "map.p_center", m->p_center))) return st;
+    if ((st = nm_mf_add_scalar_f64(mf, "map.p_half", m->p_half))) return st;
+    if ((st = nm_mf_add_scalar_f64(mf, "map.bound", m->bound))) return st;
+    return NM_OK;
+}
+
+nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out)
+{
+    *out = NULL;
+    int32_t D;
+    const int32_t *sizes, *acts;
+    const float *params;
+    const double *mean, *sd;
+    size_t nsz, nact, np;
+    nm_status st;
+    if ((st = nm_mf_get_scalar_i32(mf, "map.D", &D))) return st;
+    if (D < 1 || D > NM_MAP_MAX_D) return nm_fail(NM_EFORMAT, "map.D = %d is not in 1..%d", (int)D, NM_MAP_MAX_D);
+    if ((st = nm_mf_get_i32(mf, "map.sizes", NM_MF_ANY, &sizes, &nsz))) return st;
+    if (nsz < 2 || nsz > 6) return nm_fail(NM_EFORMAT, "map.sizes has %zu entries (need 2..6)", nsz);
+    if ((st = nm_mf_get_i32(mf, "map.acts", nsz - 1, &acts, &nact))) return st;
+    if (sizes[0] != D + 1 || sizes[nsz - 1] != D)
+        return nm_fail(NM_EFORMAT, "map.sizes runs %d..%d, expected %d..%d for D = %d", (int)sizes[0],
+                       (int)sizes[nsz - 1], (int)D + 1, (int)D, (int)D);
+    size_t usz[6];
+    nm_act uact[5];
+    for (size_t i = 0; i < nsz; i++) {
+        if (sizes[i] < 1 || sizes[i] > NM_MAP_MAX_WIDTH)
+            return nm_fail(NM_EFORMAT, "map.sizes[%zu] = %d is out of range", i, (int)sizes[i]);
+        usz[i] = (size_t)sizes[i];
+    }
+    for (size_t i = 0; i + 1 < nsz; i++) {
+        if (acts[i] < 0 || acts[i] >= NM_ACT_COUNT)
+            return nm_fail(NM_EFORMAT, "map.acts[%zu] = %d is not an activation", i, (int)acts[i]);
+        uact[i] = (nm_act)acts[i];
+    }
+    size_t want = nm_mlp_count_params(nsz - 1, usz);
+    if ((st = nm_mf_get_f32(mf, "map.params", want, &params, &np))) return st;
+    if ((st = nm_mf_get_f64(mf, "map.x_mean", (size_t)D, &mean, NULL))) return st;
+    if ((st = nm_mf_get_f64(mf, "map.x_std", (size_t)D, &sd, NULL))) return st;
+    nm_map *m = nm_calloc(1, sizeof *m);
+    if (!m) return NM_ENOMEM;
+    m->D = (size_t)D;
+    if ((st = nm_mf_get_scalar_f64(mf, "map.p_center", &m->p_center)) ||
+        (st = nm_mf_get_scalar_f64(mf, "map.p_half", &m->p_half)) ||
+        (st = nm_mf_get_scalar_f64(mf, "map.bound", &m->bound))) {
+        free(m);
+        return st;
+    }
+    if (!(m->p_half > 0) || !(m->bound > 0)) {
+        free(m);
+        return nm_fail(NM_EFORMAT, "map.p_half and map.bound must be > 0");
+    }
+    for (size_t j = 0; j < (size_t)D; j++) {
+        if (!(sd[j] > 0)) {
+            free(m);
+            return nm_fail(NM_EFORMAT, "map.x_std[%zu] must be > 0", j);
+        }
+        m->x_mean[j] = mean[j];
+        m->x_std[j] = sd[j];
+    }
+    m->net = nm_mlp_alloc(nsz - 1, usz, uact);
+    if (!m->net) {
+        free(m);
+        return NM_ENOMEM;
+    }
+    memcpy(m->net->params, params, want * sizeof *params);
+    *out = m;
+    return NM_OK;
+}

@@ -1,0 +1,103 @@
+/* map.h -- the neural-network map x(n+1) = F(x(n), p) (private).
+ *
+ * F works in standardised units: every latent unit is shifted and scaled to
+ * zero mean / unit variance over the training data (xs = (x - mean) / std) and
+ * p is scaled so the training range maps to [-1, 1] (ps = (p - center) / half).
+ * The network G: [xs (D), ps] -> [D] is a tanh MLP and the map is residual:
+ *     xs(n+1) = xs(n) + G(xs(n), ps).
+ *
+ * Training (nm_map_train) runs in stages, chosen by measurement (docs/map.md):
+ *   1. one-step teacher forcing with Gaussian noise on the input state;
+ *   2. back-propagation through free rollouts of K steps from noisy true
+ *      states, K growing over a curriculum, global-norm gradient clipping,
+ *      an EMA of the weights;
+ *   3. checkpoint selection by short free runs at the TRAINING p values
+ *      (training data only): the regime of each free run is compared with the
+ *      regime of the training series at that p.
+ */
+#ifndef NM_MAP_H
+#define NM_MAP_H
+
+#include "neuromap.h"
+#include "nn/nn.h"
+
+#define NM_MAP_MAX_D 16
+#define NM_MAP_MAX_WIDTH 1024
+
+typedef struct nm_map {
+    size_t D;
+    nm_mlp *net;                       /* [D+1] -> hidden... -> [D] */
+    double x_mean[NM_MAP_MAX_D];       /* latent standardisation */
+    double x_std[NM_MAP_MAX_D];
+    double p_center, p_half;           /* ps = (p - p_center) / p_half */
+    double bound;                      /* max |xs| of a bounded run */
+} nm_map;
+
+/* One training series in latent space: T states [T x D] (row-major, raw
+ * latent units) taken at constant control value p, consecutive in time. */
+typedef struct nm_map_series {
+    const double *x;
+    size_t T;
+    double p;
+} nm_map_series;
+
+/* Decode a latent state (raw units) to V in mV: used to detect spikes in free
+ * runs during checkpoint selection. */
+typedef double (*nm_map_decode_fn)(const double *x, void *ctx);
+
+typedef struct nm_map_opts {
+    size_t hidden[4];
+    size_t nhidden;
+    /* stage 1: one-step */
+    size_t onestep_epochs;
+    size_t batch;
+    double lr;
+    double noise;               /* std of input noise, standardised units */
+    /* stage 2: rollouts (curriculum) */
+    size_t nstages;
+    size_t rollout_len[6];
+    size_t rollout_iters[6];
+    size_t rollout_batch;
+    double rollout_lr;
+    double clip_norm;
+    double ema_decay;           /* 0 = off */
+    /* stage 3: selection */
+    size_t select_every;        /* iterations between checkpoint evaluations (0 = off) */
+    double select_transient_ms;
+    double select_window_ms;
+    double dt_ms;               /* time of one map step */
+    double threshold_mv;        /* spike threshold of decoded V */
+    nm_map_decode_fn decode;    /* NULL: selection off */
+    void *decode_ctx;
+    uint64_t seed;
+    nm_progress_fn progress;
+    void *progress_ctx;
+} nm_map_opts;
+
+void nm_map_opts_default(nm_map_opts *o);
+
+typedef struct nm_map_report {
+    double onestep_loss;        /* final one-step validation MSE (standardised) */
+    double rollout_loss;        /* final rollout MSE */
+    int select_score;           /* training p values whose free-run regime matched */
+    size_t select_iter;         /* iteration of the kept checkpoint */
+    double seconds;
+} nm_map_report;
+
+nm_status nm_map_train(const nm_map_series *series, size_t nseries, size_t D, const nm_map_opts *o,
+                       nm_map **out, nm_map_report *report);
+void nm_map_free(nm_map *m);
+
+/* One step in raw latent units; allocation-free, thread-safe.  NM_ENUMERIC
+ * if the new state is not finite or leaves |xs| <= bound. */
+nm_status nm_map_step(const nm_map *m, double p, const double *x, double *x_next);
+
+/* Store in / load from a model-file container (section "map"). */
+nm_status nm_map_to_mf(const nm_map *m, nm_mf *mf);
+nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out);
+
+/* Plain-loop float forward of one vector through an MLP (no workspace,
+ * stack buffers; widths <= NM_MAP_MAX_WIDTH). Thread-safe. */
+void nm_mlp_eval1(const nm_mlp *m, const float *x, float *y);
+
+#endif
