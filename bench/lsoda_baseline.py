@@ -6,6 +6,12 @@ times that on a subset of the 65-point grid and scales per point:
 
     /usr/bin/python3 bench/lsoda_baseline.py [--points 9] [--repeats 3]
                                              [--c-bench build/bin/bench_sweep]
+    /usr/bin/python3 bench/lsoda_baseline.py --table    # the 65-point truth
+
+--table prints the regime at every grid point, classified like
+nm_regime_classify's defaults (ISIs within 3% + 2 ms of their phase mean for
+some k <= 12 seen 3 times; fewer than 3 spikes: silent); this is the
+independent check of tests/unit/test_regime_table.c (about 25 s).
 
 Each point: initial state (V, n, S) = (-50, 0, 0.4), 80 s of model time (20 s
 transient + 60 s), V sampled every 5 ms after the transient (t_eval), LSODA
@@ -51,12 +57,49 @@ def simulate(vs):
     return sol.y[0]
 
 
+def spike_times(t, v, th=-35.0):
+    i = np.where((v[:-1] < th) & (v[1:] >= th))[0]
+    return t[i] + (th - v[i]) / (v[i + 1] - v[i]) * (t[i + 1] - t[i])
+
+
+def classify(sp, max_k=12, rel=0.03, abs_ms=2.0, repeats=3, min_spikes=3):
+    """(regime, mean period over complete periods) as nm_regime_classify."""
+    if len(sp) < max(2, min_spikes):
+        return 'silent', 0.0
+    isi = np.diff(sp)
+    m = len(isi)
+    for k in range(1, max_k + 1):
+        if m < k * repeats:
+            break
+        means = np.array([isi[j::k].mean() for j in range(k)])
+        mu = means[np.arange(m) % k]
+        if np.all(np.abs(isi - mu) <= abs_ms + rel * mu):
+            periods = m // k
+            return f'periodic:{k}', (sp[periods * k] - sp[0]) / periods
+    return 'irregular', 0.0
+
+
+def table():
+    t = TRANSIENT_MS + DT_MS * np.arange(int(DURATION_MS / DT_MS) + 1)
+    print('  VS (mV)  regime        spikes  period (ms)  ISI min..max (ms)')
+    for vs in GRID:
+        sp = spike_times(t, simulate(vs))
+        reg, per = classify(sp)
+        isi = np.diff(sp) if len(sp) > 1 else np.zeros(1)
+        print(f'  {vs:7.2f}  {reg:<12s}  {len(sp):6d}  {per:11.1f}  {isi.min():7.1f} .. {isi.max():7.1f}',
+              flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--points', type=int, default=9, help='subset size (evenly spread over the grid)')
     ap.add_argument('--repeats', type=int, default=3)
     ap.add_argument('--c-bench', help='path of the bench_sweep binary, to print the ratio')
+    ap.add_argument('--table', action='store_true', help='print the 65-point regime table and exit')
     a = ap.parse_args()
+    if a.table:
+        table()
+        return
     step = max(1, (len(GRID) - 1) // max(1, a.points - 1))
     subset = GRID[::step][:a.points]
     per65 = []

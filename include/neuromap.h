@@ -185,6 +185,10 @@ typedef struct nm_sim_opts {
 } nm_sim_opts;
 
 void nm_sim_opts_default(nm_sim_opts *o);
+/* The same, with the protocol suited to model m: SRK as above; HH 500 ms
+ * transient, 2000 ms recorded, sampled every 0.025 ms (an HH spike lasts
+ * ~2 ms, so 5 ms sampling would miss spikes). */
+void nm_model_sim_opts_default(const nm_model *m, nm_sim_opts *o);
 
 /* Integrate the model at its current parameters; *out gets a new series with
  * floor(duration_ms/dt_ms)+1 samples, t0_ms = transient_ms, p = control.
@@ -357,6 +361,272 @@ nm_status nm_mf_read(const char *path, nm_mf **out);
  * decoding a buffer (label names it in messages; NULL -> "<memory>"). */
 nm_status nm_mf_encode(const nm_mf *mf, unsigned char **buf, size_t *len);
 nm_status nm_mf_decode(const void *buf, size_t len, const char *label, nm_mf **out);
+
+/* ------------------------------------------------------------------------ */
+/* Embedding and variational autoencoder                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Progress of a long training run, handed to a caller's callback once per
+ * epoch (the library never prints).  Return non-zero from the callback to
+ * stop training early (the best state so far is kept). */
+typedef struct nm_train_progress {
+    const char *stage;      /* "vae", "vae-scan D=3", "map", "map rollout 25", ... */
+    size_t epoch, epochs;   /* 1-based epoch and the planned total */
+    double loss, val_loss;  /* training / validation loss of the epoch */
+    double recon, kl;       /* VAE parts (0 for the map) */
+    double seconds;         /* wall time since the stage began */
+} nm_train_progress;
+typedef int (*nm_progress_fn)(const nm_train_progress *p, void *ctx);
+
+/* VAE options; nm_vae_opts_default fills the reference configuration. */
+typedef struct nm_vae_opts {
+    size_t de;              /* delay-embedding length De (samples, delay 1) */
+    size_t latent_dim;      /* D */
+    size_t hidden[4];       /* encoder hidden widths (decoder mirrors them) */
+    size_t nhidden;         /* number of hidden layers used (1..4) */
+    double beta;            /* weight of the KL term */
+    size_t epochs;          /* maximum epochs */
+    size_t batch;           /* minibatch rows */
+    double lr;              /* Adam step size */
+    double val_frac;        /* share of each series held out (its end) for validation */
+    size_t patience;        /* early stopping: epochs without improvement */
+    uint64_t seed;          /* same seed, same model, byte for byte */
+    nm_progress_fn progress;
+    void *progress_ctx;
+} nm_vae_opts;
+void nm_vae_opts_default(nm_vae_opts *o);
+
+/* A trained VAE with the normalisation of V; read-only after training or
+ * loading, so it may be shared between threads. */
+typedef struct nm_vae nm_vae;
+
+/* Per-training summary (final losses and per-unit KL in nats). */
+typedef struct nm_vae_report {
+    size_t epochs_run;
+    double loss, val_loss, recon, val_recon, kl;
+    double unit_kl[16];     /* per latent unit, mean over the data (nats) */
+    double unit_var[16];    /* variance of the encoder mean mu_j over the data */
+    size_t active_units;    /* units with var(mu_j) above NM_ACTIVE_UNIT_VAR */
+} nm_vae_report;
+/* A latent unit is "active" when the variance of its encoder mean across the
+ * data exceeds this (Burda et al. 2016 use 1e-2). */
+#define NM_ACTIVE_UNIT_VAR 1e-2
+
+nm_status nm_vae_train(const nm_series *const *series, size_t nseries, const nm_vae_opts *o,
+                       nm_vae **out, nm_vae_report *report);
+void nm_vae_free(nm_vae *vae);
+size_t nm_vae_latent_dim(const nm_vae *vae);
+size_t nm_vae_embedding_len(const nm_vae *vae);
+/* Sampling step (ms) of the training series: one delay, and one step of
+ * the latent trajectory.  Series given to nm_vae_encode must match it. */
+double nm_vae_dt_ms(const nm_vae *vae);
+
+/* Encoder means mu(n) of every complete delay vector of a series:
+ * *mu is malloc'ed [*rows x D], row r belongs to sample r + De - 1. */
+nm_status nm_vae_encode(const nm_vae *vae, const nm_series *s, double **mu, size_t *rows);
+/* Decode one latent vector to the newest component of the delay vector, V (mV). */
+double nm_vae_decode_v(const nm_vae *vae, const double *z);
+
+/* Store the VAE (sections "norm", "embed", "vae") in a model-file container /
+ * load it back from one (every size validated). */
+nm_status nm_vae_to_mf(const nm_vae *vae, nm_mf *mf);
+nm_status nm_vae_from_mf(const nm_mf *mf, nm_vae **out);
+
+/* The summary stored with a trained or loaded VAE. */
+void nm_vae_get_report(const nm_vae *vae, nm_vae_report *report);
+
+/* Latent-dimension selection from a scan: reports[D-1] is the report of
+ * nm_vae_train at latent_dim = D (D = 1..dmax, same data and options
+ * otherwise).  The rule (measured and justified in docs/vae.md):
+ *   k = active units of the largest D (surplus units collapse to the prior
+ *       when there is room; the units that stay are the ones the data need);
+ *   chosen D = k, unless D = k's validation reconstruction is worse than
+ *       the best over all D by more than recon_rtol (relative): then the
+ *       smallest D > k that is within it;
+ *   k = dmax (no unit collapsed): dmax, with a warning that dmax may be too
+ *       small; k = 0: 1, with a warning.
+ * Reconstruction alone does not decide: a 1-D latent can trace a closed
+ * curve with one cut and reconstruct a sine as well as D = 2.  *dim gets the
+ * choice; reason (may be NULL) a one-paragraph explanation with the numbers. */
+#define NM_VAE_SCAN_RECON_RTOL 0.25
+nm_status nm_vae_select_dim(const nm_vae_report *reports, size_t dmax, double recon_rtol,
+                            size_t *dim, char *reason, size_t reason_len);
+
+/* ------------------------------------------------------------------------ */
+/* Learned model runtime: the map x(n+1) = F(x(n), p) and the decoder         */
+/* ------------------------------------------------------------------------ */
+
+/* A complete learned model loaded from a model file (VAE + map).  Read-only
+ * after loading: any number of threads (NEURON cells) may step it at once. */
+typedef struct nm_learned nm_learned;
+
+nm_status nm_learned_load(const char *path, nm_learned **out);
+nm_status nm_learned_from_mf(const nm_mf *mf, const char *label, nm_learned **out);
+void nm_learned_free(nm_learned *m);
+
+size_t nm_learned_dim(const nm_learned *m);           /* latent dimension D */
+double nm_learned_dt_ms(const nm_learned *m);         /* time of one map step (ms) */
+double nm_learned_threshold_mv(const nm_learned *m);  /* spike threshold (mV) */
+/* Range of p seen in training (the map extrapolates outside it). */
+void nm_learned_p_range(const nm_learned *m, double *pmin, double *pmax);
+/* A start state (D values) on the training data: the encoder mean of a
+ * training delay vector, stored in the model file. */
+void nm_learned_initial_state(const nm_learned *m, double *x);
+
+/* One map step: x_next = F(x, p) (D values each; may alias).  Thread-safe and
+ * allocation-free.  NM_ENUMERIC if the result is not finite or leaves the
+ * bounded region the training data spans (a diverged run), with a message. */
+nm_status nm_learned_step(const nm_learned *m, double p, const double *x, double *x_next);
+/* Decoded membrane potential (mV) of a latent state. */
+double nm_learned_decode_v(const nm_learned *m, const double *x);
+/* Free run of nsteps from x0 (NULL: nm_learned_initial_state) at constant p:
+ * v[nsteps] gets the decoded V after each step, x_traj (NULL or
+ * [nsteps x D]) the states.  Fails with NM_ENUMERIC on divergence. */
+nm_status nm_learned_run(const nm_learned *m, double p, const double *x0, size_t nsteps,
+                         double *v, double *x_traj);
+
+/* Training values of p stored in the model (n of them; may be NULL). */
+const double *nm_learned_train_p(const nm_learned *m, size_t *n);
+/* The VAE inside (for encoding series); owned by m. */
+const nm_vae *nm_learned_vae(const nm_learned *m);
+/* The model-file container behind m (for `neuromap info` and metadata). */
+const nm_mf *nm_learned_mf(const nm_learned *m);
+
+/* ------------------------------------------------------------------------ */
+/* The end-to-end trainer: series -> VAE -> latent trajectories -> map        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct nm_learn_opts {
+    nm_vae_opts vae;            /* the autoencoder (vae.latent_dim: D) */
+    size_t map_hidden[4];       /* the map network's hidden widths */
+    size_t map_nhidden;
+    size_t map_onestep_epochs;  /* stage 1: one-step teacher forcing */
+    double map_lr;
+    double map_noise;           /* input noise (standardised latent units) */
+    size_t map_nstages;         /* stage 2: rollout curriculum */
+    size_t map_rollout_len[6];
+    size_t map_rollout_iters[6];
+    size_t map_rollout_batch;
+    double map_rollout_lr;
+    double map_clip_norm;
+    double map_ema_decay;
+    size_t map_select_every;    /* stage 3: checkpoint selection by free runs (0 = off) */
+    double threshold_mv;        /* spike threshold stored in the model (mV) */
+    uint64_t seed;              /* one seed for everything (VAE and map) */
+    const char *command;        /* stored as meta.command (NULL: none) */
+    nm_progress_fn progress;
+    void *progress_ctx;
+} nm_learn_opts;
+void nm_learn_opts_default(nm_learn_opts *o);
+
+/* Train a complete model on series taken at constant control values
+ * (series[i]->p), all with the same sampling step (= the map time step). */
+nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_learn_opts *o,
+                   nm_learned **out);
+/* Write the model file atomically. */
+nm_status nm_learned_save(const nm_learned *m, const char *path);
+
+/* ======================================================================== */
+/* Evaluation: reconstruction metrics and sweeps with ISIs (docs/evaluation.md) */
+/* ======================================================================== */
+
+/* State-space divergence D_stsp (Koppe et al. 2019; Brenner et al. 2022;
+ * Hess et al. 2023) between a true and a generated scalar series with the
+ * same sampling step, on their delay embeddings
+ * (v[n], v[n-tau], ..., v[n-(dim-1)tau]), dim 1..NM_DSTSP_MAX_DIM, tau >= 1
+ * samples: KL(p_true || p_gen) in nats of the occupancy of `bins` equal
+ * cells per dimension spanning the TRUE data's range [min v, max v].
+ * Both distributions get Laplace smoothing: p_c = (count_c + alpha) /
+ * (N + alpha*cells), alpha = NM_DSTSP_ALPHA.  Generated vectors outside the
+ * true range are not dropped: they keep their share of N_gen (an "outside"
+ * cell the truth never visits), so a run that leaves the attractor scores
+ * worse.  0 for identical inputs; about log(N/alpha) when disjoint.
+ * NM_EDATA for a constant true series or one shorter than the embedding. */
+#define NM_DSTSP_BINS 30         /* bins per dimension (the literature's 30) */
+#define NM_DSTSP_MAX_DIM 3       /* binning is used for D <= 3 only (the literature
+                                    switches to a GMM estimate above) */
+#define NM_DSTSP_ALPHA 1e-5      /* Laplace pseudo-count per cell (as in the DSR
+                                    reference code) */
+nm_status nm_metric_dstsp(const double *v_true, size_t n_true, const double *v_gen, size_t n_gen,
+                          size_t dim, size_t tau, size_t bins, double *out);
+
+/* Power-spectrum Hellinger distance D_H (Mikhaeil et al. 2022; Hess et al.
+ * 2023) between two series sampled every dt_ms: both are cut to the same
+ * length n (the largest 2^a 3^b 5^c <= min(n_true, n_gen), for the FFT),
+ * their mean removed, a Hann taper applied; the periodograms |X_k|^2,
+ * k = 1..n/2 (DC excluded), are smoothed with a Gaussian of sigma_hz (in Hz;
+ * 0 = none; edges reflected) and scaled to unit mass; then
+ * D_H = sqrt(1 - sum_k sqrt(P_k Q_k)), in [0, 1]: 0 for identical spectra,
+ * near 1 for spectra without overlap.  NM_EDATA for a constant series. */
+#define NM_DH_SIGMA_HZ 0.1       /* default smoothing: see docs/evaluation.md */
+nm_status nm_metric_dh(const double *v_true, size_t n_true, const double *v_gen, size_t n_gen,
+                       double dt_ms, double sigma_hz, double *out);
+
+/* 1-D Wasserstein-1 (earth mover's) distance between two samples, in their
+ * unit (ms for ISIs): the integral of |F_a - F_b| of the empirical CDFs.
+ * Exact, O((na+nb) log).  NM_EDATA if a sample is empty or not finite. */
+nm_status nm_metric_wasserstein1(const double *a, size_t na, const double *b, size_t nb,
+                                 double *out);
+
+/* One grid point of a sweep that keeps the spikes: the regime of the
+ * analysed window, its ISIs, and optionally the window's V. */
+typedef struct nm_sweep_point {
+    double p;                /* control value */
+    nm_regime regime;        /* of the analysed window (silent if diverged) */
+    int diverged;            /* learned: the run failed (NM_ENUMERIC) before the window
+                                ended, so there is no regime; 0 for the truth */
+    int bounded;             /* learned: the whole run (incl. bound_steps) finished
+                                without NM_ENUMERIC; 1 for the truth */
+    size_t steps_run;        /* learned: map steps completed (transient + window + check) */
+    double latent_max_abs;   /* learned: max |x_j| over the steps completed */
+    char message[160];       /* learned: why it diverged ("" if it did not) */
+    double *isi;             /* [nisi] ISIs (ms) of the analysed window, malloc'ed */
+    size_t nisi;
+    double *v;               /* [nv] V (mV) of the window if requested, else NULL */
+    size_t nv;
+    double dt_ms;            /* sampling step of v */
+} nm_sweep_point;
+/* Free the arrays inside points[0..np) (not the array itself); NULL ok. */
+void nm_sweep_points_clear(nm_sweep_point *points, size_t np);
+
+/* Options of a learned-model sweep; nm_learned_sweep_opts_default gives the
+ * SRK protocol of `neuromap sweep` (20 s transient, 60 s window). */
+typedef struct nm_learned_sweep_opts {
+    double transient_ms;     /* run then dropped (ms), >= 0 */
+    double duration_ms;      /* analysed window (ms), > 0 */
+    size_t bound_steps;      /* the run goes on to at least this many steps in
+                                total, only to check boundedness (0: no extra) */
+    int nthreads;            /* 0 = every online CPU; never more than np */
+    int keep_v;              /* store each window's V in point.v */
+    nm_regime_opts regime;   /* classifier options */
+} nm_learned_sweep_opts;
+void nm_learned_sweep_opts_default(nm_learned_sweep_opts *o);
+
+/* Sweep a learned model over p[0..np): at each p a free run from
+ * nm_learned_initial_state, transient then window (ms converted to map
+ * steps with nm_learned_dt_ms, rounded), spikes at nm_learned_threshold_mv
+ * (nm_spikes_detect), classified with nm_regime_classify.  A run that
+ * diverges (NM_ENUMERIC) is recorded in its point (diverged / bounded,
+ * message), not returned as an error; any other failure fails the call with
+ * a message naming p.  The model is shared read-only; each thread has its
+ * own buffers; results do not depend on nthreads.  On failure the points
+ * hold no arrays. */
+nm_status nm_learned_sweep(const nm_learned *m, const double *p, size_t np,
+                           const nm_learned_sweep_opts *o, nm_sweep_point *points);
+
+/* The same for a ground-truth model (like nm_sweep, which it agrees with
+ * point for point), keeping the ISIs and, if keep_v, the windows. */
+nm_status nm_model_sweep_points(const nm_model *m, const double *p, size_t np,
+                                const nm_sim_opts *sim, const nm_regime_opts *ro, int nthreads,
+                                int keep_v, nm_sweep_point *points);
+
+/* Read a recorded sweep: CSV with a header naming at least the columns `p`
+ * and `regime` (silent, periodic:K, irregular; "diverged" is refused) and
+ * optionally `period_ms` (other columns ignored; '#' comments and blank
+ * lines skipped) -- e.g. what `neuromap sweep --format csv` writes.  Rows
+ * are returned sorted by p (duplicates refused); *p and *regimes are
+ * malloc'ed.  Periods are 0 where not given.  Messages name file and line. */
+nm_status nm_regime_table_read(const char *path, double **p, nm_regime **regimes, size_t *n);
 
 #ifdef __cplusplus
 }

@@ -32,13 +32,41 @@ int cli_ulong(const char *cmd, const char *opt, const char *text, unsigned long 
 /* Apply "--param NAME=VALUE" to a model. */
 int cli_model_param(const char *cmd, nm_model *m, const char *assignment);
 
+/* The model's own simulation protocol with every option the user gave
+ * (non-NaN duration/dt/transient/rtol/atol; noise, seed, record_states) laid
+ * over it. */
+void cli_sim_opts(const nm_model *m, const nm_sim_opts *user, nm_sim_opts *so);
+
 /* Print the message for an unknown option / missing argument that getopt
  * reported (optopt / argv) with a pointer to --help. */
 int cli_bad_option(const char *cmd, int argc, char **argv);
+
+/* Parse "128,128" into out[0..*n) (each 1..max_value, at most max_n). */
+int cli_size_list(const char *cmd, const char *opt, const char *text, size_t *out, size_t max_n, size_t *n,
+                  size_t max_value);
+
+/* A progress callback for training (nm_progress_fn): one line per call on
+ * stderr with the stage, epoch/total, losses, elapsed time and an ETA for the
+ * stage.  ctx: a cli_progress_state (quiet suppresses everything). */
+typedef struct cli_progress_state {
+    int quiet;
+    char stage[64];
+    double stage_start;
+} cli_progress_state;
+int cli_progress(const nm_train_progress *p, void *ctx);
+
+/* The command line joined with spaces (malloc'ed): stored in model files. */
+char *cli_join_args(int argc, char **argv);
 
 /* Registered subcommands (defined in their own files). */
 int cmd_simulate(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_train_vae(int argc, char **argv);
+int cmd_vae_scan(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

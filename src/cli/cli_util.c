@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -104,4 +105,73 @@ int cli_bad_option(const char *cmd, int argc, char **argv)
     if (optopt && optopt < 256 && optopt != '?')
         return cli_usage_error(cmd, "option '-%c' is unknown or needs a value", optopt);
     return cli_usage_error(cmd, "option '%s' is unknown or needs a value", bad);
+}
+
+void cli_sim_opts(const nm_model *m, const nm_sim_opts *user, nm_sim_opts *so)
+{
+    nm_model_sim_opts_default(m, so);
+    if (!isnan(user->duration_ms)) so->duration_ms = user->duration_ms;
+    if (!isnan(user->dt_ms)) so->dt_ms = user->dt_ms;
+    if (!isnan(user->transient_ms)) so->transient_ms = user->transient_ms;
+    if (!isnan(user->rtol)) so->rtol = user->rtol;
+    if (!isnan(user->atol)) so->atol = user->atol;
+    so->noise_mv = user->noise_mv;
+    so->seed = user->seed;
+    so->record_states = user->record_states;
+}
+
+int cli_size_list(const char *cmd, const char *opt, const char *text, size_t *out, size_t max_n, size_t *n,
+                  size_t max_value)
+{
+    size_t k = 0;
+    const char *p = text;
+    for (;;) {
+        if (k == max_n || !isdigit((unsigned char)*p)) break;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (errno || v < 1 || v > max_value) break;
+        out[k++] = (size_t)v;
+        p = end;
+        if (*p == '\0') {
+            *n = k;
+            return 0;
+        }
+        if (*p != ',') break;
+        p++;
+    }
+    cli_usage_error(cmd, "%s: expected up to %zu comma-separated integers in 1..%zu, got '%s'", opt, max_n,
+                    max_value, text);
+    return -1;
+}
+
+int cli_progress(const nm_train_progress *p, void *ctx)
+{
+    cli_progress_state *s = ctx;
+    if (!s || s->quiet) return 0;
+    if (strncmp(s->stage, p->stage, sizeof s->stage) != 0) {
+        snprintf(s->stage, sizeof s->stage, "%s", p->stage);
+        s->stage_start = p->seconds;
+    }
+    double el = p->seconds - s->stage_start;
+    double eta = p->epoch ? el / (double)p->epoch * (double)(p->epochs - p->epoch) : 0;
+    fprintf(stderr, "%-18s %5zu/%-5zu loss %-10.4g val %-10.4g", p->stage, p->epoch, p->epochs, p->loss,
+            p->val_loss);
+    if (p->recon != 0 || p->kl != 0) fprintf(stderr, " recon %-9.4g kl %-9.4g", p->recon, p->kl);
+    fprintf(stderr, " %6.1fs  ETA %5.1fs\n", p->seconds, eta);
+    return 0;
+}
+
+char *cli_join_args(int argc, char **argv)
+{
+    size_t len = 1;
+    for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 1;
+    char *s = malloc(len);
+    if (!s) return NULL;
+    s[0] = '\0';
+    for (int i = 0; i < argc; i++) {
+        if (i) strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
 }

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +21,9 @@ static void help(void)
            "  --model NAME       srk (beta-cell bursting, p = VS in mV) or hh (Hodgkin-Huxley\n"
            "                     1952, p = injected current in uA/cm2)\n"
            "  --p VALUE          control parameter (default: the model's default)\n"
-           "  --duration MS      recorded duration after the transient (default 60000)\n"
-           "  --dt MS            sampling step (default 5)\n"
-           "  --transient MS     simulated and dropped first (default 20000)\n"
+           "  --duration MS      recorded duration after the transient (srk 60000, hh 2000)\n"
+           "  --dt MS            sampling step (srk 5, hh 0.025)\n"
+           "  --transient MS     simulated and dropped first (srk 20000, hh 500)\n"
            "  --noise-mv SD      Gaussian measurement noise on V (default 0)\n"
            "  --seed N           seed of the noise (default 1)\n"
            "  --param NAME=VAL   set any model parameter (repeatable); see --list-params\n"
@@ -71,11 +72,13 @@ int cmd_simulate(int argc, char **argv)
     double p = 0, v;
     int have_p = 0, list = 0;
     unsigned long long seed;
-    nm_sim_opts so;
-    nm_sim_opts_default(&so);
-    so.duration_ms = 60000;
-    so.dt_ms = 5;
-    so.transient_ms = 20000;
+    /* Flags are parsed into `user` (NaN = not given) and laid over the
+     * model's own protocol (nm_model_sim_opts_default) once the model is
+     * known: HH needs a much finer sampling step than SRK. */
+    nm_sim_opts so, user;
+    nm_sim_opts_default(&user);
+    user.duration_ms = user.dt_ms = user.transient_ms = NAN;
+    user.rtol = user.atol = NAN;
     const char *params[64];
     size_t nparams = 0;
 
@@ -91,20 +94,20 @@ int cmd_simulate(int argc, char **argv)
             have_p = 1;
             break;
         case O_DUR:
-            if (cli_double(CMD, "--duration", optarg, &so.duration_ms)) return NM_EXIT_USAGE;
+            if (cli_double(CMD, "--duration", optarg, &user.duration_ms)) return NM_EXIT_USAGE;
             break;
         case O_DT:
-            if (cli_double(CMD, "--dt", optarg, &so.dt_ms)) return NM_EXIT_USAGE;
+            if (cli_double(CMD, "--dt", optarg, &user.dt_ms)) return NM_EXIT_USAGE;
             break;
         case O_TRANS:
-            if (cli_double(CMD, "--transient", optarg, &so.transient_ms)) return NM_EXIT_USAGE;
+            if (cli_double(CMD, "--transient", optarg, &user.transient_ms)) return NM_EXIT_USAGE;
             break;
         case O_NOISE:
-            if (cli_double(CMD, "--noise-mv", optarg, &so.noise_mv)) return NM_EXIT_USAGE;
+            if (cli_double(CMD, "--noise-mv", optarg, &user.noise_mv)) return NM_EXIT_USAGE;
             break;
         case O_SEED:
             if (cli_ulong(CMD, "--seed", optarg, &seed)) return NM_EXIT_USAGE;
-            so.seed = seed;
+            user.seed = seed;
             break;
         case O_PARAM:
             if (nparams == sizeof params / sizeof params[0])
@@ -114,13 +117,13 @@ int cmd_simulate(int argc, char **argv)
         case O_Y0: y0_text = optarg; break;
         case O_RTOL:
             if (cli_double(CMD, "--rtol", optarg, &v)) return NM_EXIT_USAGE;
-            so.rtol = v;
+            user.rtol = v;
             break;
         case O_ATOL:
             if (cli_double(CMD, "--atol", optarg, &v)) return NM_EXIT_USAGE;
-            so.atol = v;
+            user.atol = v;
             break;
-        case O_STATES: so.record_states = 1; break;
+        case O_STATES: user.record_states = 1; break;
         case O_OUT: out = optarg; break;
         case O_LIST: list = 1; break;
         default: return cli_bad_option(CMD, argc, argv);
@@ -132,6 +135,7 @@ int cmd_simulate(int argc, char **argv)
     if (!type) return cli_usage_error(CMD, "%s", nm_last_error());
     nm_model *m = nm_model_alloc(type);
     if (!m) return cli_lib_fail(CMD, NM_ENOMEM);
+    cli_sim_opts(m, &user, &so);
     int rc = NM_EXIT_OK;
     double y0[16];
     nm_series *s = NULL;

@@ -25,9 +25,9 @@ static void help(void)
            "Options:\n"
            "  --model NAME       srk or hh\n"
            "  --p-min A --p-max B --p-step S   the grid (B included)\n"
-           "  --duration MS      analysed span per point (default 60000)\n"
-           "  --transient MS     dropped first (default 20000)\n"
-           "  --dt MS            sampling step (default 5)\n"
+           "  --duration MS      analysed span per point (srk 60000, hh 2000)\n"
+           "  --transient MS     dropped first (srk 20000, hh 500)\n"
+           "  --dt MS            sampling step (srk 5, hh 0.025)\n"
            "  --param NAME=VAL   set a model parameter (repeatable)\n"
            "  --threads N        worker threads (default 0 = all cores)\n"
            "  --format F         table (default, readable) or csv: p,regime,spikes_per_period,\n"
@@ -93,11 +93,12 @@ int cmd_sweep(int argc, char **argv)
     double pmin = NAN, pmax = NAN, pstep = NAN;
     unsigned long long threads = 0;
     int quiet = 0;
-    nm_sim_opts so;
-    nm_sim_opts_default(&so);
-    so.duration_ms = 60000;
-    so.transient_ms = 20000;
-    so.dt_ms = 5;
+    /* Flags are parsed into `user` (NaN = not given) and laid over the
+     * model's own protocol (nm_model_sim_opts_default) once the model is
+     * known: HH needs a much finer sampling step than SRK. */
+    nm_sim_opts so, user;
+    nm_sim_opts_default(&user);
+    user.duration_ms = user.dt_ms = user.transient_ms = NAN;
     const char *params[64];
     size_t nparams = 0;
     opterr = 0;
@@ -117,13 +118,13 @@ int cmd_sweep(int argc, char **argv)
             if (cli_double(CMD, "--p-step", optarg, &pstep)) return NM_EXIT_USAGE;
             break;
         case O_DUR:
-            if (cli_double(CMD, "--duration", optarg, &so.duration_ms)) return NM_EXIT_USAGE;
+            if (cli_double(CMD, "--duration", optarg, &user.duration_ms)) return NM_EXIT_USAGE;
             break;
         case O_TRANS:
-            if (cli_double(CMD, "--transient", optarg, &so.transient_ms)) return NM_EXIT_USAGE;
+            if (cli_double(CMD, "--transient", optarg, &user.transient_ms)) return NM_EXIT_USAGE;
             break;
         case O_DT:
-            if (cli_double(CMD, "--dt", optarg, &so.dt_ms)) return NM_EXIT_USAGE;
+            if (cli_double(CMD, "--dt", optarg, &user.dt_ms)) return NM_EXIT_USAGE;
             break;
         case O_PARAM:
             if (nparams == sizeof params / sizeof params[0])
@@ -158,6 +159,7 @@ int cmd_sweep(int argc, char **argv)
     if (!type) return cli_usage_error(CMD, "%s", nm_last_error());
     nm_model *m = nm_model_alloc(type);
     if (!m) return cli_lib_fail(CMD, NM_ENOMEM);
+    cli_sim_opts(m, &user, &so);
     int rc = NM_EXIT_OK;
     double *p = malloc(np * sizeof *p);
     nm_regime *r = malloc(np * sizeof *r);

@@ -7,6 +7,12 @@ static const nm_cli_command commands[] = {
     {"simulate", "simulate a built-in neuron model and write its voltage trace", cmd_simulate},
     {"analyze", "spikes, ISIs and regime of a recorded voltage series", cmd_analyze},
     {"sweep", "regime of a built-in model over a grid of control values", cmd_sweep},
+    {"train-vae", "train the variational autoencoder on delay vectors of series", cmd_train_vae},
+    {"vae-scan", "train the VAE for D = 1..Dmax and choose the latent dimension", cmd_vae_scan},
+    {"encode", "latent trajectory (encoder means) of a series under a model", cmd_encode},
+    {"info", "check a model file and print its contents", cmd_info},
+    {"train", "learn a model (VAE + map) from series at several control values", cmd_train},
+    {"run", "free-run a learned model and write its voltage trace", cmd_run},
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];
 

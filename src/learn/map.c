@@ -33,7 +33,8 @@ void nm_map_opts_default(nm_map_opts *o)
     o->onestep_epochs = 20;
     o->batch = 256;
     o->lr = 1e-3;
-    o->noise = 0.05;
+    o->noise = 0.005;
+    o->delta_scaling = 1;
     o->nstages = 3;
     o->rollout_len[0] = 10;
     o->rollout_len[1] = 25;
@@ -60,6 +61,19 @@ void nm_map_free(nm_map *m)
     free(m);
 }
 
+/* sum a[i] b[i] with eight partial sums in a fixed order: vectorises
+ * without -ffast-math and gives the same bits on every machine. */
+static inline float dot8(size_t n, const float *a, const float *b)
+{
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (size_t k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
 void nm_mlp_eval1(const nm_mlp *m, const float *x, float *y)
 {
     float a[NM_MAP_MAX_WIDTH], b[NM_MAP_MAX_WIDTH];
@@ -68,12 +82,7 @@ void nm_mlp_eval1(const nm_mlp *m, const float *x, float *y)
         const nm_dense *L = &m->layer[l];
         const float *W = m->params + L->w_off, *bias = m->params + L->b_off;
         float *out = (l + 1 == m->nlayers) ? y : ((l % 2) ? b : a);
-        for (size_t i = 0; i < L->out; i++) {
-            const float *w = W + i * L->in;
-            float s = bias[i];
-            for (size_t j = 0; j < L->in; j++) s += w[j] * in[j];
-            out[i] = s;
-        }
+        for (size_t i = 0; i < L->out; i++) out[i] = bias[i] + dot8(L->in, W + i * L->in, in);
         nm_nn_act_apply(L->act, L->out, out);
         in = out;
     }
@@ -89,7 +98,7 @@ static void map_step_std(const nm_map *m, double ps, const float *xs, float *xs_
     memcpy(in, xs, D * sizeof *in);
     in[D] = (float)ps;
     nm_mlp_eval1(m->net, in, out);
-    for (size_t j = 0; j < D; j++) xs_next[j] = xs[j] + out[j];
+    for (size_t j = 0; j < D; j++) xs_next[j] = xs[j] + (float)m->d_scale[j] * out[j];
 }
 
 nm_status nm_map_step(const nm_map *m, double p, const double *x, double *x_next)
@@ -125,8 +134,8 @@ static void map_data_free(map_data *d)
     free(d->ps);
 }
 
-static nm_status map_data_build(const nm_map_series *series, size_t nseries, size_t D, nm_map *m,
-                                map_data *d)
+static nm_status map_data_build(const nm_map_series *series, size_t nseries, size_t D, int delta_scaling,
+                                nm_map *m, map_data *d)
 {
     memset(d, 0, sizeof *d);
     d->D = D;
@@ -173,6 +182,19 @@ static nm_status map_data_build(const nm_map_series *series, size_t nseries, siz
             }
     }
     m->bound = fmax(MAP_BOUND_MIN, MAP_BOUND_FACTOR * maxabs);
+    /* RMS one-step change of each standardised unit. */
+    double dsq[NM_MAP_MAX_D] = {0};
+    size_t nd = 0;
+    for (size_t s = 0; s < nseries; s++)
+        for (size_t t = 0; t + 1 < d->T[s]; t++, nd++)
+            for (size_t j = 0; j < D; j++) {
+                double dd = d->xs[s][(t + 1) * D + j] - d->xs[s][t * D + j];
+                dsq[j] += dd * dd;
+            }
+    for (size_t j = 0; j < D; j++) {
+        double r = sqrt(dsq[j] / (double)(nd ? nd : 1));
+        m->d_scale[j] = delta_scaling && r > 1e-9 ? r : 1.0;
+    }
     return NM_OK;
 }
 
@@ -350,7 +372,7 @@ static nm_status train_onestep(nm_map *m, const map_data *d, const nm_map_opts *
                     in[r * (D + 1) + j] = x0[j] + noise;
                     /* The target is the true next state, so the net also
                      * learns to pull a perturbed state back (denoising). */
-                    tg[r * D + j] = x1[j] - (x0[j] + noise);
+                    tg[r * D + j] = (x1[j] - (x0[j] + noise)) / (float)m->d_scale[j];
                 }
                 in[r * (D + 1) + D] = (float)d->ps[s];
             }
@@ -374,7 +396,7 @@ static nm_status train_onestep(nm_map *m, const map_data *d, const nm_map_opts *
                 const float *x0 = d->xs[s] + t * D, *x1 = x0 + D;
                 for (size_t j = 0; j < D; j++) {
                     in[r * (D + 1) + j] = x0[j];
-                    tg[r * D + j] = x1[j] - x0[j];
+                    tg[r * D + j] = (x1[j] - x0[j]) / (float)m->d_scale[j];
                 }
                 in[r * (D + 1) + D] = (float)d->ps[s];
             }
@@ -408,6 +430,7 @@ typedef struct rollout_buf {
     float *g;        /* [(K+1) x B x D] dL/dx */
     float *tgt;      /* [(K+1) x B x D] true states */
     float *din;      /* [B x (D+1)] */
+    float *dout;     /* [B x D] */
     nm_mlp_ws **ws;  /* [K] */
 } rollout_buf;
 
@@ -421,6 +444,7 @@ static void rollout_free(rollout_buf *r)
     free(r->g);
     free(r->tgt);
     free(r->din);
+    free(r->dout);
 }
 
 static nm_status rollout_alloc(rollout_buf *r, const nm_mlp *net, size_t K, size_t B, size_t D)
@@ -434,8 +458,9 @@ static nm_status rollout_alloc(rollout_buf *r, const nm_mlp *net, size_t K, size
     r->g = nm_malloc((K + 1) * B * D * sizeof(float));
     r->tgt = nm_malloc((K + 1) * B * D * sizeof(float));
     r->din = nm_malloc(B * (D + 1) * sizeof(float));
+    r->dout = nm_malloc(B * D * sizeof(float));
     r->ws = nm_calloc(K, sizeof *r->ws);
-    if (!r->x || !r->in || !r->g || !r->tgt || !r->din || !r->ws) return NM_ENOMEM;
+    if (!r->x || !r->in || !r->g || !r->tgt || !r->din || !r->dout || !r->ws) return NM_ENOMEM;
     for (size_t k = 0; k < K; k++)
         if (!(r->ws[k] = nm_mlp_ws_alloc(net, B))) return NM_ENOMEM;
     return NM_OK;
@@ -476,7 +501,8 @@ static nm_status rollout_step(nm_map *m, const map_data *d, const nm_map_opts *o
         st = nm_mlp_forward(m->net, r->ws[k], B, in, NULL);
         if (st) goto done;
         const float *out = nm_mlp_ws_output(r->ws[k]);
-        for (size_t i = 0; i < B * D; i++) xn[i] = xk[i] + out[i];
+        for (size_t b = 0; b < B; b++)
+            for (size_t j = 0; j < D; j++) xn[b * D + j] = xk[b * D + j] + (float)m->d_scale[j] * out[b * D + j];
     }
     memset(r->g, 0, (K + 1) * B * D * sizeof(float));
     double loss = 0;
@@ -484,7 +510,9 @@ static nm_status rollout_step(nm_map *m, const map_data *d, const nm_map_opts *o
         float *gk = r->g + k * B * D;
         loss += nm_nn_mse(B * D, r->x + k * B * D, r->tgt + k * B * D, 1.0 / (double)K, gk);
         memset(r->din, 0, B * ld * sizeof(float));
-        st = nm_mlp_backward(m->net, r->ws[k - 1], gk, r->din, m->net->grads);
+        for (size_t b = 0; b < B; b++)
+            for (size_t j = 0; j < D; j++) r->dout[b * D + j] = gk[b * D + j] * (float)m->d_scale[j];
+        st = nm_mlp_backward(m->net, r->ws[k - 1], r->dout, r->din, m->net->grads);
         if (st) goto done;
         float *gp = r->g + (k - 1) * B * D;
         for (size_t b = 0; b < B; b++)
@@ -529,7 +557,7 @@ nm_status nm_map_train(const nm_map_series *series, size_t nseries, size_t D, co
     nm_map_report rep;
     memset(&rep, 0, sizeof rep);
 
-    st = map_data_build(series, nseries, D, m, &d);
+    st = map_data_build(series, nseries, D, o->delta_scaling, m, &d);
     if (st) goto fail;
     size_t sizes[6];
     nm_act acts[5];
@@ -684,6 +712,7 @@ nm_status nm_map_to_mf(const nm_map *m, nm_mf *mf)
     if ((st = nm_mf_add_f64(mf, "map.x_std", m->x_std, m->D))) return st;
     if ((st = nm_mf_add_scalar_f64(mf, "map.p_center", m->p_center))) return st;
     if ((st = nm_mf_add_scalar_f64(mf, "map.p_half", m->p_half))) return st;
+    if ((st = nm_mf_add_f64(mf, "map.d_scale", m->d_scale, m->D))) return st;
     if ((st = nm_mf_add_scalar_f64(mf, "map.bound", m->bound))) return st;
     return NM_OK;
 }
@@ -721,6 +750,8 @@ nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out)
     if ((st = nm_mf_get_f32(mf, "map.params", want, &params, &np))) return st;
     if ((st = nm_mf_get_f64(mf, "map.x_mean", (size_t)D, &mean, NULL))) return st;
     if ((st = nm_mf_get_f64(mf, "map.x_std", (size_t)D, &sd, NULL))) return st;
+    const double *dsc;
+    if ((st = nm_mf_get_f64(mf, "map.d_scale", (size_t)D, &dsc, NULL))) return st;
     nm_map *m = nm_calloc(1, sizeof *m);
     if (!m) return NM_ENOMEM;
     m->D = (size_t)D;
@@ -739,8 +770,13 @@ nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out)
             free(m);
             return nm_fail(NM_EFORMAT, "map.x_std[%zu] must be > 0", j);
         }
+        if (!(dsc[j] > 0)) {
+            free(m);
+            return nm_fail(NM_EFORMAT, "map.d_scale[%zu] must be > 0", j);
+        }
         m->x_mean[j] = mean[j];
         m->x_std[j] = sd[j];
+        m->d_scale[j] = dsc[j];
     }
     m->net = nm_mlp_alloc(nsz - 1, usz, uact);
     if (!m->net) {

@@ -30,6 +30,7 @@ typedef struct nm_map {
     double x_mean[NM_MAP_MAX_D];       /* latent standardisation */
     double x_std[NM_MAP_MAX_D];
     double p_center, p_half;           /* ps = (p - p_center) / p_half */
+    double d_scale[NM_MAP_MAX_D];      /* xs' = xs + d_scale .* G(xs, ps) */
     double bound;                      /* max |xs| of a bounded run */
 } nm_map;
 
@@ -53,6 +54,10 @@ typedef struct nm_map_opts {
     size_t batch;
     double lr;
     double noise;               /* std of input noise, standardised units */
+    int delta_scaling;          /* 1: G predicts each unit's step in units of the
+                                   std of that unit's one-step change, so slow
+                                   units are learned with the same relative
+                                   accuracy as fast ones */
     /* stage 2: rollouts (curriculum) */
     size_t nstages;
     size_t rollout_len[6];

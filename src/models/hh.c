@@ -197,6 +197,12 @@ static const nm_model_type hh_type = {
      * the range covers rest, the onset and fast tonic firing (~86 Hz at 20). */
     .pmin = 0.0,
     .pmax = 20.0,
+    /* A spike lasts ~2 ms: sample at NEURON's default 0.025 ms.  500 ms of
+     * transient lets firing near the rheobase settle (at 6.2 uA/cm2 the
+     * last of the onset spikes comes at ~41 ms). */
+    .sim_transient_ms = 500.0,
+    .sim_duration_ms = 2000.0,
+    .sim_dt_ms = 0.025,
     .default_state = hh_default_state,
     .rhs = hh_rhs,
     .jac = hh_jac,

@@ -46,6 +46,8 @@ struct nm_model_type {
     size_t control;              /* index of the control parameter in params */
     double spike_threshold_mv;
     double pmin, pmax;           /* sensible control range */
+    /* Protocol for nm_model_sim_opts_default (ms). */
+    double sim_transient_ms, sim_duration_ms, sim_dt_ms;
     void (*default_state)(const double *params, double *y0);
     nm_model_rhs_fn rhs;
     nm_model_jac_fn jac;

@@ -55,6 +55,16 @@ void nm_sim_opts_default(nm_sim_opts *o)
     o->method = NM_SIM_RK8PD;
 }
 
+void nm_model_sim_opts_default(const nm_model *m, nm_sim_opts *o)
+{
+    if (!o) return;
+    nm_sim_opts_default(o);
+    if (!m) return;
+    o->transient_ms = m->type->sim_transient_ms;
+    o->duration_ms = m->type->sim_duration_ms;
+    o->dt_ms = m->type->sim_dt_ms;
+}
+
 nm_status nm_sim_opts_check(const nm_model *m, const nm_sim_opts *o)
 {
     if (!m) return nm_fail(NM_EINVAL, "simulate: model is NULL");

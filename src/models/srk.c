@@ -107,6 +107,10 @@ static const nm_model_type srk_type = {
     .spike_threshold_mv = -35.0,
     .pmin = -46.0,
     .pmax = -30.0,
+    /* The design's protocol: 20 s transient, 60 s at 5 ms. */
+    .sim_transient_ms = 20000.0,
+    .sim_duration_ms = 60000.0,
+    .sim_dt_ms = 5.0,
     .default_state = srk_default_state,
     .rhs = srk_rhs,
     .jac = srk_jac,

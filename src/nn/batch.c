@@ -35,7 +35,8 @@ nm_status nm_nn_split(size_t n, double val_frac, nm_rng *rng, size_t *idx, size_
 {
     if (!idx || !ntrain || !nval) return nm_fail(NM_EINVAL, "split: NULL argument");
     if (!(val_frac >= 0 && val_frac < 1))
-        return nm_fail(NM_EINVAL, "split: validation fraction must be in [0, 1) (got %g)", val_frac);
+        return nm_fail(NM_EINVAL, "split: validation fraction must be in [0, 1) (got %g)",
+                       val_frac);
     size_t nv = (size_t)llround((double)n * val_frac);
     if (val_frac > 0 && nv == 0) nv = 1;
     if (n < 1 || nv >= n)
@@ -94,7 +95,8 @@ int nm_early_stop_update(nm_early_stop *es, double val_loss, const float *params
 nm_status nm_early_stop_restore(const nm_early_stop *es, float *params)
 {
     if (!es || !params) return nm_fail(NM_EINVAL, "early stop restore: NULL argument");
-    if (es->best_epoch == 0) return nm_fail(NM_EINVAL, "early stop restore: no finite loss recorded yet");
+    if (es->best_epoch == 0)
+        return nm_fail(NM_EINVAL, "early stop restore: no finite loss recorded yet");
     memcpy(params, es->best_params, es->n * sizeof *params);
     return NM_OK;
 }

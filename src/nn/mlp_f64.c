@@ -5,6 +5,7 @@
  * the rational approximation) so that 1 - y^2 is the exact derivative of
  * the forward function, to double precision. */
 #include "nn/nn.h"
+#include "nn/nn_simd.h"
 
 #include "internal.h"
 

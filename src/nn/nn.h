@@ -54,8 +54,18 @@
  * declarations are at the end of this header.  Adam, EMA, batching and early
  * stopping are precision-independent bookkeeping and exist in float only.
  *
- * Threads.  No globals.  OpenBLAS may run its own threads inside sgemm: when
- * the caller runs many threads itself, set OPENBLAS_NUM_THREADS=1.
+ * Threads.  No globals.  Forward and backward only read the nm_mlp; they
+ * write the workspace and the gradient block they are given.  So: inference
+ * from many threads = one workspace per thread; data-parallel training = one
+ * workspace and one gradient block per thread, summed before the Adam step.
+ * OpenBLAS may run its own threads inside sgemm: when the caller runs many
+ * threads itself, set OPENBLAS_NUM_THREADS=1.
+ *
+ * Determinism.  Same seed, same machine, same OpenBLAS -> bit-identical
+ * results (tests/unit/test_nn_train.c).  Our own loops use fixed summation
+ * orders and no FMA contraction, and their run-time-selected SIMD variants
+ * (nn_simd.h) give identical bits; sgemm's results may differ in the last
+ * bits between CPU kernels that OpenBLAS selects on different machines.
  */
 #ifndef NM_NN_H
 #define NM_NN_H
@@ -172,7 +182,9 @@ void nm_mlp_ws_free(nm_mlp_ws *ws);
 static inline const float *nm_mlp_ws_output(const nm_mlp_ws *ws) { return ws->act[ws->nlayers]; }
 
 /* x [B x in] row-major -> y [B x out] (y may be NULL: read nm_mlp_ws_output).
- * Records the tape in ws.  B <= ws->max_batch; B = 0 is a no-op.
+ * Records the tape in ws (x is copied, so x may be reused or may be another
+ * workspace's output, e.g. the previous step of a rollout).
+ * B <= ws->max_batch; B = 0 is a no-op.
  * Batches of NM_MLP_SMALL_BATCH rows or fewer take plain loops (a BLAS call
  * costs more than the arithmetic there); larger batches cblas_sgemm. */
 nm_status nm_mlp_forward(const nm_mlp *m, nm_mlp_ws *ws, size_t B, const float *x, float *y);
@@ -191,7 +203,8 @@ nm_status nm_mlp_backward(const nm_mlp *m, nm_mlp_ws *ws, const float *dy, float
 
 /* Rows at or below which forward uses plain loops instead of sgemm.
  * Measured by bench_nn (docs/nn.md): on a 4-128-128-3 map net one row takes
- * 1.2 us with loops and 3.9 us through sgemm; at 4 rows they are level. */
+ * 1.0 us with loops and 4.1 us through sgemm, two rows 1.0 and 2.3 us a row;
+ * at 4 rows they are level (1.1 us). */
 #define NM_MLP_SMALL_BATCH 2
 
 /* ------------------------------------------------------------------------ */

@@ -84,6 +84,11 @@ def srk_section(h, vs, cm=1.0, cmref=1.0, name="soma"):
     return sec
 
 
+def to_numpy(vec):
+    """h.Vector -> float array (np.array(h.Vector()) fails on an empty one)."""
+    return np.array(vec.to_python(), dtype=float)
+
+
 def crossings(t, v, threshold=THRESHOLD_MV):
     """Upward crossings of threshold, linearly interpolated (ms)."""
     t = np.asarray(t, dtype=float)
@@ -121,10 +126,10 @@ def run_neuron(h, vs, duration_ms, integrator, dt=0.025, atol=1e-8, rtol=1e-8, c
         raise ValueError(integrator)
     h.finitialize(V_INIT_MV)
     h.continuerun(TRANSIENT_MS + duration_ms)
-    v = np.array(vrec)
+    v = to_numpy(vrec)
     t = np.arange(len(v)) * SAMPLE_MS
     keep = t >= TRANSIENT_MS - 1e-9
-    sp = np.array(spikes)
+    sp = to_numpy(spikes)
     # Leave NEURON's global state as found for the next run in this process.
     cv.active(0)
     h.secondorder = 0
@@ -257,7 +262,7 @@ def reference_lsoda(vs, duration_ms):
 
 def reference(args, vs, duration_ms, workdir):
     """Pick the C model: the CLI if given and present, else libneuromap via
-    ctypes; LSODA only when explicitly allowed.  Returns (name, t, v)."""
+    ctypes; LSODA only when asked for by name.  Returns (name, t, v)."""
     if args.reference in ("auto", "cli") and args.neuromap and os.access(args.neuromap, os.X_OK):
         return "neuromap simulate (C model)", *reference_cli(args.neuromap, vs, duration_ms, workdir)
     if args.reference == "cli":
@@ -267,7 +272,7 @@ def reference(args, vs, duration_ms, workdir):
                                                                               duration_ms)
     if args.reference == "lib":
         raise TestFailure("libneuromap with nm_simulate not found: %r" % args.libneuromap)
-    if args.reference == "lsoda" or args.allow_lsoda:
+    if args.reference == "lsoda":
         return "scipy LSODA rtol 1e-10 (NOT the C model)", *reference_lsoda(vs, duration_ms)
     raise TestFailure("no C model available (neuromap=%r, libneuromap=%r)"
                       % (args.neuromap, args.libneuromap))

@@ -3,6 +3,8 @@
 Usage: /usr/bin/python3 test_srk_vs_c.py --mechdir BUILD/mod --vs -38
            [--neuromap BUILD/bin/neuromap] [--libneuromap BUILD/lib/libneuromap.so]
            [--reference auto|cli|lib|lsoda]
+(auto: the CLI if given, else the library; lsoda, a scipy run, only on request:
+it is not the C model and served during development.)
 
 Both sides start from (V, n, S) = (-50, 0, 0.4), drop 20 s and record 60 s;
 spikes are upward crossings of -35 mV.  The C model's V comes sampled every
@@ -69,8 +71,6 @@ def main():
     ap.add_argument("--neuromap", default="")
     ap.add_argument("--libneuromap", default="")
     ap.add_argument("--reference", default="auto", choices=["auto", "cli", "lib", "lsoda"])
-    ap.add_argument("--allow-lsoda", action="store_true",
-                    help="fall back to LSODA when no C model is built (development only)")
     ap.add_argument("--workdir", default=".")
     args = ap.parse_args()
 

@@ -1,7 +1,7 @@
 /* test_nn_train.c -- the engine end to end: fit sin on [-pi, pi] and XOR with
  * Adam and shuffled minibatches; the same seed gives bit-identical weights;
  * validation split, early stopping and the best-params snapshot; the
- * Fisher-Yates shuffle is uniform; a trained network is evaluated from
+ * Fisher-Yates shuffle is uniform; Xavier / He initialisation statistics; a trained network is evaluated from
  * several threads at once on the same read-only weights. */
 #include "nm_test.h"
 #include "nn/nn.h"
@@ -264,6 +264,60 @@ static void test_early_stop(void)
     nm_early_stop_free(es);
 }
 
+/* Weight statistics of every init scheme on a wide layer: variance
+ * 2/(in+out) for Xavier, 2/in for He, uniform within +-sqrt(3 var), biases 0;
+ * AUTO picks He for relu and Xavier otherwise.  With 60,000 weights the
+ * sample variance has a relative standard error of sqrt(2/n) = 0.6%
+ * (normal) or less (uniform): 4% is more than 6 standard errors. */
+#define INIT_VAR_RTOL 0.04
+
+static void check_init(nm_act act, nm_init scheme, double want_var, int uniform)
+{
+    const size_t sizes[2] = {200, 300};
+    const nm_act acts[1] = {act};
+    nm_mlp *m = nm_mlp_alloc(1, sizes, acts);
+    nm_rng r;
+    nm_rng_seed(&r, 5);
+    m->params[m->layer[0].b_off] = 1.0f; /* must be reset */
+    CHECK_OK(nm_mlp_init(m, &r, scheme));
+    size_t nw = 200 * 300;
+    double s = 0, s2 = 0, amax = 0;
+    for (size_t i = 0; i < nw; i++) {
+        double w = m->params[i];
+        s += w;
+        s2 += w * w;
+        amax = fmax(amax, fabs(w));
+    }
+    double mean = s / nw, var = s2 / nw - mean * mean;
+    CHECK_MSG(fabs(var - want_var) <= INIT_VAR_RTOL * want_var, "init %d: variance %.4g, want %.4g",
+              (int)scheme, var, want_var);
+    CHECK(fabs(mean) < 5 * sqrt(want_var / nw));
+    if (uniform)
+        CHECK(amax <= sqrt(3 * want_var) * (1 + 1e-6));
+    else
+        CHECK(amax > sqrt(3 * want_var)); /* a normal has tails beyond the uniform's edge */
+    for (size_t o = 0; o < 300; o++) CHECK(m->params[m->layer[0].b_off + o] == 0.0f);
+    nm_mlp_free(m);
+}
+
+static void test_init_statistics(void)
+{
+    const double xavier = 2.0 / 500, he = 2.0 / 200;
+    check_init(NM_ACT_TANH, NM_INIT_XAVIER_UNIFORM, xavier, 1);
+    check_init(NM_ACT_TANH, NM_INIT_XAVIER_NORMAL, xavier, 0);
+    check_init(NM_ACT_RELU, NM_INIT_HE_UNIFORM, he, 1);
+    check_init(NM_ACT_RELU, NM_INIT_HE_NORMAL, he, 0);
+    check_init(NM_ACT_TANH, NM_INIT_AUTO, xavier, 1);
+    check_init(NM_ACT_RELU, NM_INIT_AUTO, he, 0);
+    nm_rng r;
+    nm_rng_seed(&r, 1);
+    const size_t sizes[2] = {2, 2};
+    const nm_act acts[1] = {NM_ACT_TANH};
+    nm_mlp *m = nm_mlp_alloc(1, sizes, acts);
+    CHECK_FAILS(nm_mlp_init(m, &r, (nm_init)9), NM_EINVAL, "unknown scheme");
+    nm_mlp_free(m);
+}
+
 /* ---- many threads, one read-only network ------------------------------------ */
 
 enum { THREADS = 4, TB = 64, TIN = 4, TOUT = 3, REPS = 50 };
@@ -336,6 +390,7 @@ int main(void)
     NM_RUN(test_split);
     NM_RUN(test_shuffle_uniform);
     NM_RUN(test_early_stop);
+    NM_RUN(test_init_statistics);
     NM_RUN(test_threads_share_weights);
     return nm_test_report();
 }

@@ -120,9 +120,33 @@ static void test_bad_inputs(void)
     nm_model_free(m);
 }
 
+/* A second model through the same path, with its own protocol
+ * (nm_model_sim_opts_default: 500 ms transient, 2 s at 0.025 ms).  scipy:
+ * sustained firing from 6.2595 uA/cm2 (steps from rest); at I = 10 the
+ * period is 14.64 ms (68.32 Hz), at 20 11.57 ms (86.47 Hz). */
+static void test_hh_sweep(void)
+{
+    nm_model *m = nm_model_alloc(nm_model_hh);
+    CHECK(m != NULL);
+    if (!m) return;
+    nm_sim_opts o;
+    nm_model_sim_opts_default(m, &o);
+    CHECK(o.transient_ms == 500.0 && o.duration_ms == 2000.0 && o.dt_ms == 0.025);
+    double p[5] = {0.0, 5.0, 6.2, 10.0, 20.0};
+    nm_regime r[5];
+    CHECK_OK(nm_sweep(m, p, 5, &o, NULL, 2, r));
+    for (size_t i = 0; i < 3; i++) CHECK_MSG(r[i].cls == NM_REGIME_SILENT && r[i].nspikes == 0, "I = %g", p[i]);
+    CHECK(r[3].cls == NM_REGIME_PERIODIC && r[3].spikes_per_period == 1);
+    CHECK(r[4].cls == NM_REGIME_PERIODIC && r[4].spikes_per_period == 1);
+    CHECK_CLOSE(r[3].period_ms, 1000.0 / 68.32, 2e-3, 0);
+    CHECK_CLOSE(r[4].period_ms, 1000.0 / 86.47, 2e-3, 0);
+    nm_model_free(m);
+}
+
 int main(void)
 {
     NM_RUN(test_threads_identical);
+    NM_RUN(test_hh_sweep);
     NM_RUN(test_failure_names_p);
     NM_RUN(test_bad_inputs);
     return nm_test_report();

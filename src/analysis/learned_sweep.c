@@ -1,0 +1,422 @@
+/* learned_sweep.c -- sweeps that keep the spikes, for evaluation:
+ *
+ *   nm_learned_sweep       free runs of a learned map over a p grid;
+ *   nm_model_sweep_points  the same for a ground-truth ODE model;
+ *   nm_regime_table_read   a recorded sweep (p, regime[, period]) from CSV.
+ *
+ * Both sweeps share one small thread pool: point i is computed from
+ * (model, p[i], options[, seed + i]) alone, points are dealt round-robin
+ * (thread k takes k, k + T, ...: costs grow with p, interleaving balances
+ * them) and each worker owns its buffers, so results do not depend on the
+ * number of threads.  As in nm_sweep, the first failing point (lowest index)
+ * is reported. */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NM_POOL_MSG_LEN 512
+
+/* Map steps per nm_learned_run call: bounds the scratch (CHUNK x D states)
+ * whatever the run length (a boundedness check may be 10^5+ steps). */
+#define NM_LSWEEP_CHUNK 4096
+
+void nm_sweep_points_clear(nm_sweep_point *points, size_t np)
+{
+    if (!points) return;
+    for (size_t i = 0; i < np; i++) {
+        free(points[i].isi);
+        free(points[i].v);
+        points[i].isi = points[i].v = NULL;
+        points[i].nisi = points[i].nv = 0;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The pool                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A kind of sweep: a per-worker context (own model copy / buffers) and the
+ * evaluation of one point with it. */
+typedef struct pool_kind {
+    void *(*worker_alloc)(const void *shared);  /* NULL + message on failure */
+    void (*worker_free)(void *worker);
+    nm_status (*point)(void *worker, const void *shared, double p, size_t i, nm_sweep_point *out);
+    const char *label;                          /* "learned sweep" */
+} pool_kind;
+
+typedef struct pool_job {
+    const pool_kind *kind;
+    const void *shared;
+    const double *p;
+    size_t np, stride, start;
+    nm_sweep_point *points;
+    atomic_size_t *first_fail;
+    size_t fail_index;
+    nm_status fail_status;
+    char fail_msg[NM_POOL_MSG_LEN];
+} pool_job;
+
+static void pool_record_fail(pool_job *j, size_t i, nm_status st)
+{
+    j->fail_index = i;
+    j->fail_status = st;
+    /* The message is thread-local: carry it back to the caller. */
+    snprintf(j->fail_msg, sizeof j->fail_msg, "%s", nm_last_error());
+    size_t cur = atomic_load(j->first_fail);
+    while (i < cur && !atomic_compare_exchange_weak(j->first_fail, &cur, i)) {
+    }
+}
+
+static void *pool_worker(void *arg)
+{
+    pool_job *j = arg;
+    j->fail_index = j->np;
+    void *w = j->kind->worker_alloc(j->shared);
+    if (!w) {
+        pool_record_fail(j, j->start, NM_ENOMEM);
+        return NULL;
+    }
+    for (size_t i = j->start; i < j->np; i += j->stride) {
+        /* A lower index already failed: that one is reported. */
+        if (i > atomic_load(j->first_fail)) break;
+        nm_sweep_point *pt = &j->points[i];
+        memset(pt, 0, sizeof *pt);
+        pt->p = j->p[i];
+        pt->bounded = 1;
+        nm_status st = j->kind->point(w, j->shared, j->p[i], i, pt);
+        if (st) {
+            pool_record_fail(j, i, st);
+            break;
+        }
+    }
+    j->kind->worker_free(w);
+    return NULL;
+}
+
+static nm_status pool_run(const pool_kind *kind, const void *shared, const char *pname, const double *p,
+                          size_t np, int nthreads, nm_sweep_point *points)
+{
+    size_t nt = nthreads == 0 ? (size_t)nm_cpu_count() : (size_t)nthreads;
+    if (nt > np) nt = np;
+    pool_job *jobs = nm_calloc(nt, sizeof *jobs);
+    pthread_t *tids = nm_calloc(nt, sizeof *tids);
+    if (!jobs || !tids) {
+        free(jobs);
+        free(tids);
+        return NM_ENOMEM;
+    }
+    /* Every point starts empty, so clearing after a failure is always safe. */
+    memset(points, 0, np * sizeof *points);
+    atomic_size_t first_fail;
+    atomic_init(&first_fail, np);
+    for (size_t k = 0; k < nt; k++)
+        jobs[k] = (pool_job){.kind = kind, .shared = shared, .p = p, .np = np, .stride = nt, .start = k,
+                             .points = points, .first_fail = &first_fail};
+
+    nm_status st = NM_OK;
+    size_t started = 0;
+    if (nt == 1) {
+        pool_worker(&jobs[0]);
+        started = 1;
+    } else {
+        for (; started < nt; started++) {
+            if (pthread_create(&tids[started], NULL, pool_worker, &jobs[started]) != 0) {
+                st = nm_fail(NM_ETHREAD, "%s: cannot create worker thread %zu of %zu", kind->label,
+                             started + 1, nt);
+                atomic_store(&first_fail, 0); /* stop the others */
+                break;
+            }
+        }
+        for (size_t k = 0; k < started; k++) pthread_join(tids[k], NULL);
+    }
+    if (!st) {
+        const pool_job *bad = NULL;
+        for (size_t k = 0; k < started; k++)
+            if (jobs[k].fail_index < np && (!bad || jobs[k].fail_index < bad->fail_index)) bad = &jobs[k];
+        if (bad)
+            st = nm_fail(bad->fail_status, "%s at %s = %g (point %zu of %zu): %s", kind->label, pname,
+                         p[bad->fail_index], bad->fail_index + 1, np, bad->fail_msg);
+    }
+    if (st) nm_sweep_points_clear(points, np);
+    free(jobs);
+    free(tids);
+    return st;
+}
+
+/* Spikes of a window -> regime and ISIs of the point. */
+static nm_status classify_window(const double *v, size_t n, double dt_ms, double t0_ms, double threshold_mv,
+                                 const nm_regime_opts *ro, nm_sweep_point *pt)
+{
+    double *times = NULL;
+    size_t ns = 0;
+    /* t0 as nm_sweep uses it, so the rounding of spike times (and hence of
+     * periods) is identical. */
+    nm_status st = nm_spikes_detect(v, n, dt_ms, t0_ms, threshold_mv, &times, &ns);
+    if (st) return st;
+    /* The analysed window is (n-1) sampling steps long, as in nm_sweep. */
+    st = nm_regime_classify(times, ns, (double)(n - 1) * dt_ms, ro, &pt->regime);
+    if (!st && ns >= 2) {
+        pt->isi = nm_malloc((ns - 1) * sizeof *pt->isi);
+        if (!pt->isi) st = NM_ENOMEM;
+        else {
+            for (size_t k = 0; k + 1 < ns; k++) pt->isi[k] = times[k + 1] - times[k];
+            pt->nisi = ns - 1;
+        }
+    }
+    free(times);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ground-truth model                                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct truth_shared {
+    const nm_model *model;
+    const nm_sim_opts *sim;
+    const nm_regime_opts *ro;
+    int keep_v;
+} truth_shared;
+
+static void *truth_worker_alloc(const void *shared)
+{
+    return nm_model_clone(((const truth_shared *)shared)->model);
+}
+
+static void truth_worker_free(void *w)
+{
+    nm_model_free(w);
+}
+
+static nm_status truth_point(void *w, const void *shared, double p, size_t i, nm_sweep_point *pt)
+{
+    const truth_shared *s = shared;
+    nm_model *m = w;
+    nm_status st = nm_model_set_control(m, p);
+    if (st) return st;
+    nm_sim_opts o = *s->sim;
+    o.seed = s->sim->seed + (uint64_t)i; /* the seeds nm_sweep uses */
+    nm_series *ser = NULL;
+    if ((st = nm_simulate(m, &o, &ser))) return st;
+    st = classify_window(ser->v, ser->n, ser->dt_ms, ser->t0_ms, nm_model_spike_threshold(m), s->ro, pt);
+    if (!st && s->keep_v) {
+        /* Hand the series' V buffer over instead of copying it. */
+        pt->v = ser->v;
+        pt->nv = ser->n;
+        ser->v = NULL;
+    }
+    pt->dt_ms = ser->dt_ms;
+    nm_series_free(ser);
+    return st;
+}
+
+static const pool_kind truth_kind = {truth_worker_alloc, truth_worker_free, truth_point, "sweep"};
+
+nm_status nm_model_sweep_points(const nm_model *m, const double *p, size_t np, const nm_sim_opts *sim,
+                                const nm_regime_opts *ro, int nthreads, int keep_v, nm_sweep_point *points)
+{
+    if (!m) return nm_fail(NM_EINVAL, "sweep: model is NULL");
+    if (!p || !points) return nm_fail(NM_EINVAL, "sweep: NULL control values or output");
+    if (np == 0) return nm_fail(NM_EINVAL, "sweep: no control values");
+    if (nthreads < 0) return nm_fail(NM_EINVAL, "sweep: nthreads must be >= 0 (got %d)", nthreads);
+    nm_sim_opts defaults;
+    if (!sim) {
+        nm_sim_opts_default(&defaults);
+        sim = &defaults;
+    }
+    nm_regime_opts rdef;
+    if (!ro) {
+        nm_regime_opts_default(&rdef);
+        ro = &rdef;
+    }
+    for (size_t i = 0; i < np; i++)
+        if (!isfinite(p[i]))
+            return nm_fail(NM_EINVAL, "sweep: %s value %zu is not finite (%g)", nm_model_control_name(m), i,
+                           p[i]);
+    truth_shared s = {m, sim, ro, keep_v};
+    return pool_run(&truth_kind, &s, nm_model_control_name(m), p, np, nthreads, points);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Recorded sweep (CSV)                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct table_row {
+    double p;
+    nm_regime r;
+    size_t line;
+} table_row;
+
+static int cmp_row(const void *a, const void *b)
+{
+    double x = ((const table_row *)a)->p, y = ((const table_row *)b)->p;
+    return (x > y) - (x < y);
+}
+
+/* Trim spaces, tabs and a trailing CR in place; returns the start. */
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n')) s[--n] = '\0';
+    return s;
+}
+
+/* Split line at commas into at most max fields (pointers into line). */
+static size_t split_csv(char *line, char **fields, size_t max)
+{
+    size_t n = 0;
+    char *s = line;
+    for (;;) {
+        char *c = strchr(s, ',');
+        if (c) *c = '\0';
+        if (n < max) fields[n] = trim(s);
+        n++;
+        if (!c) break;
+        s = c + 1;
+    }
+    return n;
+}
+
+#define NM_TABLE_MAX_COLS 64
+
+static nm_status parse_number(const char *path, size_t line, const char *col, const char *text, double *x)
+{
+    char *end;
+    errno = 0;
+    *x = strtod(text, &end);
+    if (!*text || *end || errno == ERANGE || !isfinite(*x))
+        return nm_fail(NM_EFORMAT, "%s:%zu: column '%s': '%s' is not a finite number", path, line, col, text);
+    return NM_OK;
+}
+
+nm_status nm_regime_table_read(const char *path, double **p_out, nm_regime **r_out, size_t *n_out)
+{
+    if (!path || !p_out || !r_out || !n_out) return nm_fail(NM_EINVAL, "regime table: NULL argument");
+    *p_out = NULL;
+    *r_out = NULL;
+    *n_out = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return nm_fail(NM_EIO, "cannot open %s: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0, lineno = 0, nrows = 0, rcap = 0;
+    table_row *rows = NULL;
+    long cp = -1, cr = -1, cper = -1;
+    int have_header = 0;
+    nm_status st = NM_OK;
+    char *fields[NM_TABLE_MAX_COLS];
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) != -1) {
+        lineno++;
+        if ((size_t)len != strlen(line)) {
+            st = nm_fail(NM_EFORMAT, "%s:%zu: NUL byte in a text file", path, lineno);
+            goto done;
+        }
+        char *t = trim(line);
+        if (!*t || *t == '#') continue;
+        size_t nf = split_csv(t, fields, NM_TABLE_MAX_COLS);
+        if (nf > NM_TABLE_MAX_COLS) {
+            st = nm_fail(NM_EFORMAT, "%s:%zu: more than %d columns", path, lineno, NM_TABLE_MAX_COLS);
+            goto done;
+        }
+        if (!have_header) {
+            for (size_t k = 0; k < nf; k++) {
+                if (!strcmp(fields[k], "p") && cp < 0) cp = (long)k;
+                else if (!strcmp(fields[k], "regime") && cr < 0) cr = (long)k;
+                else if (!strcmp(fields[k], "period_ms") && cper < 0) cper = (long)k;
+            }
+            if (cp < 0 || cr < 0) {
+                st = nm_fail(NM_EFORMAT, "%s:%zu: the header must name the columns 'p' and 'regime' "
+                             "(optional 'period_ms'); missing '%s'", path, lineno, cp < 0 ? "p" : "regime");
+                goto done;
+            }
+            have_header = 1;
+            continue;
+        }
+        long need = cp > cr ? cp : cr;
+        if (cper > need) need = cper;
+        if ((long)nf <= need) {
+            st = nm_fail(NM_EFORMAT, "%s:%zu: %zu columns, the header has more (need column %ld)", path, lineno,
+                         nf, need + 1);
+            goto done;
+        }
+        if (nrows == rcap) {
+            size_t nc = rcap ? 2 * rcap : 128;
+            table_row *nr = realloc(rows, nc * sizeof *nr);
+            if (!nr) {
+                st = nm_fail(NM_ENOMEM, "%s: out of memory", path);
+                goto done;
+            }
+            rows = nr;
+            rcap = nc;
+        }
+        table_row *row = &rows[nrows];
+        row->line = lineno;
+        if ((st = parse_number(path, lineno, "p", fields[cp], &row->p))) goto done;
+        if (!strcmp(fields[cr], "diverged")) {
+            st = nm_fail(NM_EDATA, "%s:%zu: regime 'diverged' cannot serve as ground truth", path, lineno);
+            goto done;
+        }
+        if (nm_regime_parse(fields[cr], &row->r)) {
+            st = nm_fail(NM_EFORMAT, "%s:%zu: column 'regime': '%s' is not silent, periodic:K or irregular",
+                         path, lineno, fields[cr]);
+            goto done;
+        }
+        if (cper >= 0 && *fields[cper]) {
+            double per;
+            if ((st = parse_number(path, lineno, "period_ms", fields[cper], &per))) goto done;
+            if (per < 0) {
+                st = nm_fail(NM_EFORMAT, "%s:%zu: column 'period_ms': %g is negative", path, lineno, per);
+                goto done;
+            }
+            if (row->r.cls == NM_REGIME_PERIODIC) row->r.period_ms = per;
+        }
+        nrows++;
+    }
+    if (ferror(f)) {
+        st = nm_fail(NM_EIO, "reading %s failed", path);
+        goto done;
+    }
+    if (!have_header) {
+        st = nm_fail(NM_EFORMAT, "%s: empty (expected a header naming the columns p and regime)", path);
+        goto done;
+    }
+    if (nrows == 0) {
+        st = nm_fail(NM_EDATA, "%s: no rows after the header", path);
+        goto done;
+    }
+    qsort(rows, nrows, sizeof *rows, cmp_row);
+    for (size_t i = 1; i < nrows; i++)
+        if (rows[i].p == rows[i - 1].p) {
+            st = nm_fail(NM_EDATA, "%s:%zu: p = %g appears twice (also line %zu)", path, rows[i].line, rows[i].p,
+                         rows[i - 1].line);
+            goto done;
+        }
+    *p_out = nm_malloc(nrows * sizeof **p_out);
+    *r_out = nm_malloc(nrows * sizeof **r_out);
+    if (!*p_out || !*r_out) {
+        free(*p_out);
+        free(*r_out);
+        *p_out = NULL;
+        *r_out = NULL;
+        st = NM_ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < nrows; i++) {
+        (*p_out)[i] = rows[i].p;
+        (*r_out)[i] = rows[i].r;
+    }
+    *n_out = nrows;
+done:
+    free(line);
+    free(rows);
+    fclose(f);
+    return st;
+}

@@ -1,0 +1,369 @@
+/* cmd_train.c -- `neuromap train` (series -> model file) and `neuromap run`
+ * (a learned model's free run -> V trace and spikes). */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* At most this many training series (each --series with its --p). */
+#define TRAIN_MAX_SERIES 32
+
+static void train_help(void)
+{
+    printf("Usage: neuromap train --series FILE --p VALUE [--series FILE --p VALUE ...] --out MODEL\n"
+           "\n"
+           "Learn a neuron's dynamics from voltage series recorded at constant control\n"
+           "values p: normalise and delay-embed V, train a variational autoencoder (its\n"
+           "encoder mean is the recovered state), then train the map x(n+1) = F(x(n), p)\n"
+           "on consecutive states (one-step, then rollouts through free runs, then keep the\n"
+           "checkpoint whose free runs reproduce the training regimes best).  All series\n"
+           "must have one sampling step: it becomes the map's time step.  The model file is\n"
+           "written atomically.  Same --seed, same model file.\n"
+           "\n"
+           "Data:\n"
+           "  --series FILE      CSV (V, or t_ms,V_mV) or 1-D .npy; repeat for each series\n"
+           "  --p VALUE          the control value of the preceding --series\n"
+           "  --dt MS            sampling step for files without a time column\n"
+           "  --out MODEL        the model file to write (required)\n"
+           "Autoencoder:\n"
+           "  --de N             delay-embedding length (default 32)\n"
+           "  --latent D         latent dimension (default 3; see `neuromap vae-scan`)\n"
+           "  --hidden LIST      hidden widths, e.g. 128,128 (default)\n"
+           "  --beta X           KL weight (default 1e-3)\n"
+           "  --vae-epochs N     maximum epochs (default 100, early stopping)\n"
+           "Map:\n"
+           "  --map-hidden LIST  hidden widths (default 128,128)\n"
+           "  --map-epochs N     one-step epochs (default 20)\n"
+           "  --noise X          input noise, standardised units (default 0.005)\n"
+           "  --rollout LIST     rollout lengths of the curriculum (default 10,25,50)\n"
+           "  --rollout-iters N  iterations per rollout stage (default 400)\n"
+           "Other:\n"
+           "  --threshold MV     spike threshold stored in the model (default -35)\n"
+           "  --seed N           seed of everything (default 1)\n"
+           "  --quiet            no progress lines\n"
+           "  -h, --help         this help\n"
+           "\n"
+           "Example:\n"
+           "  for p in -42 -38 -36 -34.5 -31; do\n"
+           "    neuromap simulate --model srk --p $p --duration 200000 --out s$p.csv; done\n"
+           "  neuromap train --series s-42.csv --p -42 --series s-38.csv --p -38 \\\n"
+           "    --series s-36.csv --p -36 --series s-34.5.csv --p -34.5 --series s-31.csv --p -31 \\\n"
+           "    --out srk.nmap\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    static const char *CMD = "train";
+    enum { O_SERIES = 256, O_P, O_DT, O_OUT, O_DE, O_LATENT, O_HIDDEN, O_BETA, O_VEPOCHS, O_MHIDDEN, O_MEPOCHS,
+           O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET };
+    static const struct option opts[] = {
+        {"series", required_argument, 0, O_SERIES}, {"p", required_argument, 0, O_P},
+        {"dt", required_argument, 0, O_DT}, {"out", required_argument, 0, O_OUT},
+        {"de", required_argument, 0, O_DE}, {"latent", required_argument, 0, O_LATENT},
+        {"hidden", required_argument, 0, O_HIDDEN}, {"beta", required_argument, 0, O_BETA},
+        {"vae-epochs", required_argument, 0, O_VEPOCHS}, {"map-hidden", required_argument, 0, O_MHIDDEN},
+        {"map-epochs", required_argument, 0, O_MEPOCHS}, {"noise", required_argument, 0, O_NOISE},
+        {"rollout", required_argument, 0, O_ROLLOUT}, {"rollout-iters", required_argument, 0, O_RITERS},
+        {"threshold", required_argument, 0, O_THR}, {"seed", required_argument, 0, O_SEED},
+        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *files[TRAIN_MAX_SERIES], *out = NULL;
+    double ps[TRAIN_MAX_SERIES], dt = 0, x;
+    size_t nfiles = 0, nps = 0, n;
+    unsigned long long u;
+    nm_learn_opts lo;
+    nm_learn_opts_default(&lo);
+    cli_progress_state prog = {0};
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': train_help(); return NM_EXIT_OK;
+        case O_SERIES:
+            if (nfiles == TRAIN_MAX_SERIES) return cli_usage_error(CMD, "at most %d series", TRAIN_MAX_SERIES);
+            files[nfiles++] = optarg;
+            break;
+        case O_P:
+            if (nps == TRAIN_MAX_SERIES) return cli_usage_error(CMD, "at most %d --p values", TRAIN_MAX_SERIES);
+            if (cli_double(CMD, "--p", optarg, &ps[nps])) return NM_EXIT_USAGE;
+            nps++;
+            break;
+        case O_DT:
+            if (cli_double(CMD, "--dt", optarg, &dt)) return NM_EXIT_USAGE;
+            if (!(dt > 0)) return cli_usage_error(CMD, "--dt must be > 0");
+            break;
+        case O_OUT: out = optarg; break;
+        case O_DE:
+            if (cli_ulong(CMD, "--de", optarg, &u)) return NM_EXIT_USAGE;
+            if (u < 1 || u > 1024) return cli_usage_error(CMD, "--de must be in 1..1024");
+            lo.vae.de = (size_t)u;
+            break;
+        case O_LATENT:
+            if (cli_ulong(CMD, "--latent", optarg, &u)) return NM_EXIT_USAGE;
+            if (u < 1 || u > 16) return cli_usage_error(CMD, "--latent must be in 1..16");
+            lo.vae.latent_dim = (size_t)u;
+            break;
+        case O_HIDDEN:
+            if (cli_size_list(CMD, "--hidden", optarg, lo.vae.hidden, 4, &lo.vae.nhidden, 1024))
+                return NM_EXIT_USAGE;
+            break;
+        case O_BETA:
+            if (cli_double(CMD, "--beta", optarg, &lo.vae.beta)) return NM_EXIT_USAGE;
+            if (lo.vae.beta < 0) return cli_usage_error(CMD, "--beta must be >= 0");
+            break;
+        case O_VEPOCHS:
+            if (cli_ulong(CMD, "--vae-epochs", optarg, &u)) return NM_EXIT_USAGE;
+            if (u < 1) return cli_usage_error(CMD, "--vae-epochs must be >= 1");
+            lo.vae.epochs = (size_t)u;
+            break;
+        case O_MHIDDEN:
+            if (cli_size_list(CMD, "--map-hidden", optarg, lo.map_hidden, 4, &lo.map_nhidden, 1024))
+                return NM_EXIT_USAGE;
+            break;
+        case O_MEPOCHS:
+            if (cli_ulong(CMD, "--map-epochs", optarg, &u)) return NM_EXIT_USAGE;
+            lo.map_onestep_epochs = (size_t)u;
+            break;
+        case O_NOISE:
+            if (cli_double(CMD, "--noise", optarg, &x)) return NM_EXIT_USAGE;
+            if (x < 0) return cli_usage_error(CMD, "--noise must be >= 0");
+            lo.map_noise = x;
+            break;
+        case O_ROLLOUT:
+            if (cli_size_list(CMD, "--rollout", optarg, lo.map_rollout_len, 6, &n, 10000)) return NM_EXIT_USAGE;
+            lo.map_nstages = n;
+            break;
+        case O_RITERS:
+            if (cli_ulong(CMD, "--rollout-iters", optarg, &u)) return NM_EXIT_USAGE;
+            for (size_t i = 0; i < 6; i++) lo.map_rollout_iters[i] = (size_t)u;
+            break;
+        case O_THR:
+            if (cli_double(CMD, "--threshold", optarg, &lo.threshold_mv)) return NM_EXIT_USAGE;
+            break;
+        case O_SEED:
+            if (cli_ulong(CMD, "--seed", optarg, &u)) return NM_EXIT_USAGE;
+            lo.seed = u;
+            break;
+        case O_QUIET: prog.quiet = 1; break;
+        default: return cli_bad_option(CMD, argc, argv);
+        }
+    }
+    if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (nfiles == 0) return cli_usage_error(CMD, "give at least one --series FILE --p VALUE");
+    if (nfiles != nps)
+        return cli_usage_error(CMD, "%zu --series but %zu --p: give one --p for every --series", nfiles, nps);
+    if (!out) return cli_usage_error(CMD, "--out MODEL is required");
+
+    nm_series *series[TRAIN_MAX_SERIES] = {0};
+    nm_learned *model = NULL;
+    char *command = NULL;
+    int rc = NM_EXIT_OK;
+    nm_status st;
+    for (size_t i = 0; i < nfiles; i++) {
+        /* A series must hold at least a few hundred delay vectors. */
+        st = nm_series_read(files[i], dt, ps[i], lo.vae.de + 200, &series[i]);
+        if (st) {
+            rc = cli_lib_fail(CMD, st);
+            goto done;
+        }
+        if (!prog.quiet)
+            fprintf(stderr, "series %zu: %s, p = %g, %zu samples every %g ms (%.1f s)\n", i + 1, files[i], ps[i],
+                    series[i]->n, series[i]->dt_ms, (double)series[i]->n * series[i]->dt_ms / 1000.0);
+    }
+    command = cli_join_args(argc, argv);
+    lo.command = command;
+    lo.progress = cli_progress;
+    lo.progress_ctx = &prog;
+    double t0 = now_s();
+    st = nm_learn((const nm_series *const *)series, nfiles, &lo, &model);
+    if (st) {
+        rc = cli_lib_fail(CMD, st);
+        goto done;
+    }
+    st = nm_learned_save(model, out);
+    if (st) {
+        rc = cli_lib_fail(CMD, st);
+        goto done;
+    }
+    if (!prog.quiet) {
+        const nm_mf *mf = nm_learned_mf(model);
+        double onestep = 0, roll = 0;
+        int32_t matches = 0;
+        nm_mf_get_scalar_f64(mf, "map.onestep_val_mse", &onestep);
+        nm_mf_get_scalar_f64(mf, "map.rollout_mse", &roll);
+        nm_mf_get_scalar_i32(mf, "map.select_matches", &matches);
+        nm_vae_report vr;
+        nm_vae_get_report(nm_learned_vae(model), &vr);
+        fprintf(stderr,
+                "trained in %.1f s: latent D = %zu (%zu active units), VAE val recon %.4g, map one-step val MSE "
+                "%.3g, rollout MSE %.3g, free runs matching the training regimes: %d of %zu\nwrote %s\n",
+                now_s() - t0, nm_learned_dim(model), vr.active_units, vr.val_recon, onestep, roll, (int)matches,
+                nfiles, out);
+    }
+done:
+    for (size_t i = 0; i < nfiles; i++) nm_series_free(series[i]);
+    nm_learned_free(model);
+    free(command);
+    return rc;
+}
+
+static void run_help(void)
+{
+    printf("Usage: neuromap run MODEL --p VALUE --duration MS --out FILE [OPTIONS]\n"
+           "\n"
+           "Free-run a learned model at a constant control value: iterate the map from the\n"
+           "model's start state, decode V after every step, and write t_ms,V_mV (CSV, or\n"
+           "1-D .npy by extension).  Spikes are upward crossings of the model's threshold.\n"
+           "\n"
+           "Options:\n"
+           "  --p VALUE          control value (required)\n"
+           "  --duration MS      recorded span (required)\n"
+           "  --transient MS     run and drop first (default 0)\n"
+           "  --out FILE         V trace (required)\n"
+           "  --spikes FILE      spike times (CSV t_ms)\n"
+           "  --states FILE      latent states (CSV x1..xD, or .npy)\n"
+           "  -h, --help         this help\n"
+           "\n"
+           "Example:\n"
+           "  neuromap run srk.nmap --p -38 --duration 60000 --out learned.csv\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const char *CMD = "run";
+    enum { O_P = 256, O_DUR, O_TRANS, O_OUT, O_SPIKES, O_STATES };
+    static const struct option opts[] = {
+        {"p", required_argument, 0, O_P}, {"duration", required_argument, 0, O_DUR},
+        {"transient", required_argument, 0, O_TRANS}, {"out", required_argument, 0, O_OUT},
+        {"spikes", required_argument, 0, O_SPIKES}, {"states", required_argument, 0, O_STATES},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    double p = NAN, dur = NAN, trans = 0;
+    const char *out = NULL, *spikes = NULL, *states = NULL;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': run_help(); return NM_EXIT_OK;
+        case O_P:
+            if (cli_double(CMD, "--p", optarg, &p)) return NM_EXIT_USAGE;
+            break;
+        case O_DUR:
+            if (cli_double(CMD, "--duration", optarg, &dur)) return NM_EXIT_USAGE;
+            break;
+        case O_TRANS:
+            if (cli_double(CMD, "--transient", optarg, &trans)) return NM_EXIT_USAGE;
+            break;
+        case O_OUT: out = optarg; break;
+        case O_SPIKES: spikes = optarg; break;
+        case O_STATES: states = optarg; break;
+        default: return cli_bad_option(CMD, argc, argv);
+        }
+    }
+    if (optind >= argc) return cli_usage_error(CMD, "missing MODEL");
+    if (optind + 1 < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
+    if (isnan(p)) return cli_usage_error(CMD, "--p VALUE is required");
+    if (isnan(dur)) return cli_usage_error(CMD, "--duration MS is required");
+    if (!(dur > 0)) return cli_usage_error(CMD, "--duration must be > 0");
+    if (trans < 0) return cli_usage_error(CMD, "--transient must be >= 0");
+    if (!out) return cli_usage_error(CMD, "--out FILE is required");
+
+    nm_learned *m = NULL;
+    nm_status st = nm_learned_load(argv[optind], &m);
+    if (st) return cli_lib_fail(CMD, st);
+    int rc = NM_EXIT_OK;
+    double h = nm_learned_dt_ms(m);
+    size_t D = nm_learned_dim(m);
+    size_t ntr = (size_t)llround(trans / h), nrec = (size_t)llround(dur / h) + 1;
+    if ((double)(ntr + nrec) > 1e9) {
+        nm_learned_free(m);
+        return cli_usage_error(CMD, "more than 1e9 map steps requested");
+    }
+    double *v = malloc((ntr + nrec) * sizeof *v), *xs = malloc((ntr + nrec) * D * sizeof *xs);
+    nm_series *s = nm_series_alloc(nrec, 0);
+    double *times = NULL;
+    char *buf = NULL;
+    if (!v || !xs || !s) {
+        rc = cli_fail(CMD, "out of memory");
+        goto done;
+    }
+    st = nm_learned_run(m, p, NULL, ntr + nrec, v, xs);
+    if (st) {
+        rc = cli_lib_fail(CMD, st);
+        goto done;
+    }
+    memcpy(s->v, v + ntr, nrec * sizeof *v);
+    s->dt_ms = h;
+    s->t0_ms = (double)(ntr + 1) * h;
+    s->p = p;
+    if ((st = nm_series_write(out, s, 0, NULL))) {
+        rc = cli_lib_fail(CMD, st);
+        goto done;
+    }
+    size_t ns = 0;
+    if ((st = nm_spikes_detect(s->v, nrec, h, s->t0_ms, nm_learned_threshold_mv(m), &times, &ns))) {
+        rc = cli_lib_fail(CMD, st);
+        goto done;
+    }
+    size_t len = 0;
+    FILE *f;
+    if (spikes) {
+        if (!(f = open_memstream(&buf, &len))) goto oom;
+        fputs("t_ms\n", f);
+        for (size_t i = 0; i < ns; i++) fprintf(f, "%.10g\n", times[i]);
+        fclose(f);
+        if ((st = nm_file_write_atomic(spikes, buf, len))) {
+            rc = cli_lib_fail(CMD, st);
+            goto done;
+        }
+        free(buf);
+        buf = NULL;
+    }
+    if (states) {
+        size_t sl = strlen(states);
+        if (sl > 4 && strcmp(states + sl - 4, ".npy") == 0) {
+            st = nm_npy_write(states, xs + ntr * D, nrec, D);
+        } else {
+            if (!(f = open_memstream(&buf, &len))) goto oom;
+            for (size_t j = 0; j < D; j++) fprintf(f, j ? ",x%zu" : "x%zu", j + 1);
+            fputc('\n', f);
+            for (size_t i = ntr; i < ntr + nrec; i++)
+                for (size_t j = 0; j < D; j++) fprintf(f, "%.9g%c", xs[i * D + j], j + 1 < D ? ',' : '\n');
+            fclose(f);
+            st = nm_file_write_atomic(states, buf, len);
+        }
+        if (st) {
+            rc = cli_lib_fail(CMD, st);
+            goto done;
+        }
+    }
+    nm_regime r;
+    if (nm_regime_classify(times, ns, dur, NULL, &r) == NM_OK) {
+        char reg[32];
+        fprintf(stderr, "p = %g: %zu spikes in %g ms, regime %s", p, ns, dur, nm_regime_format(&r, reg, sizeof reg));
+        if (r.cls == NM_REGIME_PERIODIC) fprintf(stderr, ", period %.1f ms", r.period_ms);
+        fputc('\n', stderr);
+    }
+    goto done;
+oom:
+    rc = cli_fail(CMD, "out of memory");
+done:
+    free(buf);
+    free(times);
+    free(v);
+    free(xs);
+    nm_series_free(s);
+    nm_learned_free(m);
+    return rc;
+}

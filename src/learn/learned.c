@@ -1,0 +1,314 @@
+/* learned.c -- a complete learned model (VAE + map): training pipeline,
+ * model file, and the runtime used by `neuromap run`, NEURON and Python. */
+#include "internal.h"
+#include "learn/map.h"
+#include "learn/vae.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct nm_learned {
+    nm_vae *vae;
+    nm_map *map;
+    nm_mf *mf;            /* everything as stored in the file */
+    double dt_ms;         /* map time step */
+    double threshold_mv;
+    double pmin, pmax;    /* training range of p */
+    double *train_p;
+    size_t ntrain_p;
+    double x0[NM_MAP_MAX_D];
+};
+
+void nm_learn_opts_default(nm_learn_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    nm_vae_opts_default(&o->vae);
+    nm_map_opts mo;
+    nm_map_opts_default(&mo);
+    o->map_nhidden = mo.nhidden;
+    memcpy(o->map_hidden, mo.hidden, sizeof o->map_hidden);
+    o->map_onestep_epochs = mo.onestep_epochs;
+    o->map_lr = mo.lr;
+    o->map_noise = mo.noise;
+    o->map_nstages = mo.nstages;
+    memcpy(o->map_rollout_len, mo.rollout_len, sizeof o->map_rollout_len);
+    memcpy(o->map_rollout_iters, mo.rollout_iters, sizeof o->map_rollout_iters);
+    o->map_rollout_batch = mo.rollout_batch;
+    o->map_rollout_lr = mo.rollout_lr;
+    o->map_clip_norm = mo.clip_norm;
+    o->map_ema_decay = mo.ema_decay;
+    o->map_select_every = mo.select_every;
+    o->threshold_mv = -35;
+    o->seed = 1;
+}
+
+void nm_learned_free(nm_learned *m)
+{
+    if (!m) return;
+    nm_vae_free(m->vae);
+    nm_map_free(m->map);
+    nm_mf_free(m->mf);
+    free(m->train_p);
+    free(m);
+}
+
+size_t nm_learned_dim(const nm_learned *m) { return m->map->D; }
+double nm_learned_dt_ms(const nm_learned *m) { return m->dt_ms; }
+double nm_learned_threshold_mv(const nm_learned *m) { return m->threshold_mv; }
+const nm_vae *nm_learned_vae(const nm_learned *m) { return m->vae; }
+const nm_mf *nm_learned_mf(const nm_learned *m) { return m->mf; }
+
+void nm_learned_p_range(const nm_learned *m, double *pmin, double *pmax)
+{
+    if (pmin) *pmin = m->pmin;
+    if (pmax) *pmax = m->pmax;
+}
+
+const double *nm_learned_train_p(const nm_learned *m, size_t *n)
+{
+    if (n) *n = m->ntrain_p;
+    return m->train_p;
+}
+
+void nm_learned_initial_state(const nm_learned *m, double *x)
+{
+    memcpy(x, m->x0, m->map->D * sizeof *x);
+}
+
+nm_status nm_learned_step(const nm_learned *m, double p, const double *x, double *x_next)
+{
+    return nm_map_step(m->map, p, x, x_next);
+}
+
+/* Decoder output component 0 (the newest sample of the delay vector). */
+static double decode_v(const nm_vae *vae, const double *x)
+{
+    float z[NM_MAP_MAX_D], r[NM_MAP_MAX_WIDTH];
+    for (size_t j = 0; j < vae->dim; j++) z[j] = (float)x[j];
+    nm_mlp_eval1(vae->dec, z, r);
+    return nm_vae_denorm(vae, r[0]);
+}
+
+double nm_learned_decode_v(const nm_learned *m, const double *x) { return decode_v(m->vae, x); }
+
+nm_status nm_learned_run(const nm_learned *m, double p, const double *x0, size_t nsteps, double *v,
+                         double *x_traj)
+{
+    if (!m || (!v && nsteps)) return nm_fail(NM_EINVAL, "run: NULL argument");
+    if (!isfinite(p)) return nm_fail(NM_EINVAL, "run: p is not finite");
+    size_t D = m->map->D;
+    double x[NM_MAP_MAX_D];
+    if (x0) {
+        if (!nm_all_finite(x0, D)) return nm_fail(NM_EINVAL, "run: initial state is not finite");
+        memcpy(x, x0, D * sizeof *x);
+    } else {
+        memcpy(x, m->x0, D * sizeof *x);
+    }
+    for (size_t k = 0; k < nsteps; k++) {
+        nm_status st = nm_map_step(m->map, p, x, x);
+        if (st) return nm_fail_prefix(st, "free run at p = %g, step %zu (t = %g ms)", p, k + 1,
+                                      (double)(k + 1) * m->dt_ms);
+        v[k] = decode_v(m->vae, x);
+        if (x_traj) memcpy(x_traj + k * D, x, D * sizeof *x);
+    }
+    return NM_OK;
+}
+
+/* ---- model file -------------------------------------------------------- */
+
+nm_status nm_learned_from_mf(const nm_mf *mf_in, const char *label, nm_learned **out)
+{
+    if (!out) return nm_fail(NM_EINVAL, "learned: NULL output");
+    *out = NULL;
+    if (!mf_in) return nm_fail(NM_EINVAL, "learned: NULL container");
+    if (!label) label = "<model>";
+    nm_learned *m = nm_calloc(1, sizeof *m);
+    if (!m) return NM_ENOMEM;
+    nm_status st;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    /* Keep a private copy of the container: save() writes it back. */
+    if ((st = nm_mf_encode(mf_in, &buf, &len)) || (st = nm_mf_decode(buf, len, label, &m->mf))) goto fail;
+    if ((st = nm_vae_from_mf(m->mf, &m->vae))) goto fail;
+    if (!nm_mf_has(m->mf, "map.D")) {
+        st = nm_fail(NM_EFORMAT, "it holds a VAE but no map (train one with `neuromap train`)");
+        goto fail;
+    }
+    if ((st = nm_map_from_mf(m->mf, &m->map))) goto fail;
+    if (m->map->D != m->vae->dim) {
+        st = nm_fail(NM_EFORMAT, "map.D = %zu but the VAE's latent dimension is %zu", m->map->D, m->vae->dim);
+        goto fail;
+    }
+    const double *x0, *tp;
+    size_t ntp;
+    if ((st = nm_mf_get_scalar_f64(m->mf, "map.dt_ms", &m->dt_ms)) ||
+        (st = nm_mf_get_scalar_f64(m->mf, "map.threshold_mv", &m->threshold_mv)) ||
+        (st = nm_mf_get_f64(m->mf, "map.x0", m->map->D, &x0, NULL)) ||
+        (st = nm_mf_get_f64(m->mf, "meta.train_p", NM_MF_ANY, &tp, &ntp)))
+        goto fail;
+    if (!(m->dt_ms > 0)) {
+        st = nm_fail(NM_EFORMAT, "map.dt_ms must be > 0 (got %g)", m->dt_ms);
+        goto fail;
+    }
+    if (ntp == 0) {
+        st = nm_fail(NM_EFORMAT, "meta.train_p is empty");
+        goto fail;
+    }
+    memcpy(m->x0, x0, m->map->D * sizeof *x0);
+    m->train_p = nm_malloc(ntp * sizeof *m->train_p);
+    if (!m->train_p) {
+        st = NM_ENOMEM;
+        goto fail;
+    }
+    memcpy(m->train_p, tp, ntp * sizeof *tp);
+    m->ntrain_p = ntp;
+    m->pmin = INFINITY;
+    m->pmax = -INFINITY;
+    for (size_t i = 0; i < ntp; i++) {
+        m->pmin = fmin(m->pmin, tp[i]);
+        m->pmax = fmax(m->pmax, tp[i]);
+    }
+    free(buf);
+    *out = m;
+    return NM_OK;
+fail:
+    free(buf);
+    nm_learned_free(m);
+    return nm_fail_prefix(st, "%s", label);
+}
+
+nm_status nm_learned_load(const char *path, nm_learned **out)
+{
+    if (!out) return nm_fail(NM_EINVAL, "learned: NULL output");
+    *out = NULL;
+    if (!path) return nm_fail(NM_EINVAL, "learned: NULL path");
+    nm_mf *mf = NULL;
+    nm_status st = nm_mf_read(path, &mf);
+    if (st) return st;
+    st = nm_learned_from_mf(mf, path, out);
+    nm_mf_free(mf);
+    return st;
+}
+
+nm_status nm_learned_save(const nm_learned *m, const char *path)
+{
+    if (!m || !path) return nm_fail(NM_EINVAL, "learned save: NULL argument");
+    return nm_mf_write(m->mf, path);
+}
+
+/* ---- the pipeline ------------------------------------------------------ */
+
+static double decode_cb(const double *x, void *ctx) { return decode_v((const nm_vae *)ctx, x); }
+
+nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_learn_opts *opts, nm_learned **out)
+{
+    if (!out) return nm_fail(NM_EINVAL, "learn: NULL output");
+    *out = NULL;
+    nm_learn_opts def;
+    if (!opts) {
+        nm_learn_opts_default(&def);
+        opts = &def;
+    }
+    if (!series || nseries == 0) return nm_fail(NM_EINVAL, "learn: no training series");
+    double dt = series[0]->dt_ms;
+    for (size_t i = 0; i < nseries; i++) {
+        if (!series[i]) return nm_fail(NM_EINVAL, "learn: series %zu is NULL", i);
+        if (fabs(series[i]->dt_ms - dt) > 1e-9 * dt)
+            return nm_fail(NM_EINVAL, "learn: series %zu has step %g ms but series 0 has %g ms: resample them to one step",
+                           i, series[i]->dt_ms, dt);
+        if (!isfinite(series[i]->p)) return nm_fail(NM_EINVAL, "learn: p of series %zu is not finite", i);
+    }
+    if (!isfinite(opts->threshold_mv)) return nm_fail(NM_EINVAL, "learn: threshold is not finite");
+
+    nm_status st;
+    nm_learned *m = nm_calloc(1, sizeof *m);
+    if (!m) return NM_ENOMEM;
+    nm_map_series *ms = nm_calloc(nseries, sizeof *ms);
+    double **lat = nm_calloc(nseries, sizeof *lat);
+    if (!ms || !lat) {
+        st = NM_ENOMEM;
+        goto done;
+    }
+    nm_vae_opts vo = opts->vae;
+    vo.seed = opts->seed;
+    vo.progress = opts->progress;
+    vo.progress_ctx = opts->progress_ctx;
+    nm_vae_report vrep;
+    if ((st = nm_vae_train(series, nseries, &vo, &m->vae, &vrep))) goto done;
+    size_t D = m->vae->dim;
+    for (size_t i = 0; i < nseries; i++) {
+        size_t rows;
+        if ((st = nm_vae_encode(m->vae, series[i], &lat[i], &rows))) goto done;
+        ms[i].x = lat[i];
+        ms[i].T = rows;
+        ms[i].p = series[i]->p;
+    }
+    nm_map_opts mo;
+    nm_map_opts_default(&mo);
+    mo.nhidden = opts->map_nhidden;
+    memcpy(mo.hidden, opts->map_hidden, sizeof mo.hidden);
+    mo.onestep_epochs = opts->map_onestep_epochs;
+    mo.lr = opts->map_lr;
+    mo.noise = opts->map_noise;
+    mo.nstages = opts->map_nstages;
+    memcpy(mo.rollout_len, opts->map_rollout_len, sizeof mo.rollout_len);
+    memcpy(mo.rollout_iters, opts->map_rollout_iters, sizeof mo.rollout_iters);
+    mo.rollout_batch = opts->map_rollout_batch;
+    mo.rollout_lr = opts->map_rollout_lr;
+    mo.clip_norm = opts->map_clip_norm;
+    mo.ema_decay = opts->map_ema_decay;
+    mo.select_every = opts->map_select_every;
+    mo.dt_ms = dt;
+    mo.threshold_mv = opts->threshold_mv;
+    mo.decode = decode_cb;
+    mo.decode_ctx = m->vae;
+    mo.seed = opts->seed;
+    mo.progress = opts->progress;
+    mo.progress_ctx = opts->progress_ctx;
+    nm_map_report mrep;
+    if ((st = nm_map_train(ms, nseries, D, &mo, &m->map, &mrep))) goto done;
+
+    m->dt_ms = dt;
+    m->threshold_mv = opts->threshold_mv;
+    memcpy(m->x0, lat[0], D * sizeof *m->x0);
+    m->ntrain_p = nseries;
+    m->train_p = nm_malloc(nseries * sizeof *m->train_p);
+    if (!m->train_p) {
+        st = NM_ENOMEM;
+        goto done;
+    }
+    m->pmin = INFINITY;
+    m->pmax = -INFINITY;
+    for (size_t i = 0; i < nseries; i++) {
+        m->train_p[i] = series[i]->p;
+        m->pmin = fmin(m->pmin, series[i]->p);
+        m->pmax = fmax(m->pmax, series[i]->p);
+    }
+    m->mf = nm_mf_alloc();
+    if (!m->mf) {
+        st = NM_ENOMEM;
+        goto done;
+    }
+    if ((st = nm_vae_to_mf(m->vae, m->mf)) || (st = nm_map_to_mf(m->map, m->mf)) ||
+        (st = nm_mf_add_scalar_f64(m->mf, "map.dt_ms", dt)) ||
+        (st = nm_mf_add_scalar_f64(m->mf, "map.threshold_mv", opts->threshold_mv)) ||
+        (st = nm_mf_add_f64(m->mf, "map.x0", m->x0, D)) ||
+        (st = nm_mf_add_scalar_f64(m->mf, "map.onestep_val_mse", mrep.onestep_loss)) ||
+        (st = nm_mf_add_scalar_f64(m->mf, "map.rollout_mse", mrep.rollout_loss)) ||
+        (st = nm_mf_add_scalar_i32(m->mf, "map.select_matches", mrep.select_score)) ||
+        (st = nm_mf_add_f64(m->mf, "meta.train_p", m->train_p, nseries)) ||
+        (st = nm_mf_add_scalar_u64(m->mf, "meta.seed", opts->seed)) ||
+        (st = nm_mf_add_str(m->mf, "meta.library", nm_version())))
+        goto done;
+    if (opts->command && (st = nm_mf_add_str(m->mf, "meta.command", opts->command))) goto done;
+    *out = m;
+    m = NULL;
+done:
+    if (lat)
+        for (size_t i = 0; i < nseries; i++) free(lat[i]);
+    free(lat);
+    free(ms);
+    nm_learned_free(m);
+    return st;
+}

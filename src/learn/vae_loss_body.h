@@ -1,0 +1,61 @@
+/* vae_loss_body.h -- the VAE loss and its gradient, written once over a real
+ * type and included twice by vae.c (float: training; double: the twin the
+ * finite-difference gradient check compares against, as src/nn/mlp_body.h).
+ *
+ * Before including, define:
+ *   VL_R        the real type (float / double)
+ *   VL(name)    name mangling of the nn engine (nm_##name / nm_##name##_f64)
+ *   VL_FN       the function's name
+ *
+ * Shapes (B rows):  x [B x De],  encoder output h [B x 2D] (mu = h[:, :D],
+ * logvar = h[:, D:], ld = 2D),  eps, z [B x D],  xhat [B x De].
+ * Scratch layout: z [B*D] | gx = dL/dxhat [B*De] | gz = dL/dz [B*D] |
+ * gh = dL/dh [B*2D]  -> B * (De + 4D) reals (nm_vae_loss_scratch). */
+
+double VL_FN(const VL(mlp) *enc, const VL(mlp) *dec, VL(mlp_ws) *ws_enc, VL(mlp_ws) *ws_dec,
+             size_t B, const VL_R *x, const VL_R *eps, double beta, VL_R *enc_grads,
+             VL_R *dec_grads, VL_R *scratch, double *recon, double *kl)
+{
+    if (!enc || !dec || !ws_enc || !ws_dec || !x || !eps || !scratch || B == 0) {
+        nm_fail(NM_EINVAL, "vae loss: NULL argument or empty batch");
+        return NAN;
+    }
+    const size_t de = enc->layer[0].in, D = dec->layer[0].in;
+    if (enc->layer[enc->nlayers - 1].out != 2 * D || dec->layer[dec->nlayers - 1].out != de) {
+        nm_fail(NM_EINVAL, "vae loss: encoder %zu -> %zu and decoder %zu -> %zu do not fit", de,
+                enc->layer[enc->nlayers - 1].out, D, dec->layer[dec->nlayers - 1].out);
+        return NAN;
+    }
+    const size_t ld = 2 * D;
+    VL_R *z = scratch, *gx = z + B * D, *gz = gx + B * de, *gh = gz + B * D;
+    const int grad = enc_grads || dec_grads;
+
+    if (VL(mlp_forward)(enc, ws_enc, B, x, NULL)) return NAN;
+    const VL_R *h = ws_enc->act[ws_enc->nlayers];
+    const VL_R *mu = h, *logvar = h + D;
+    VL(nn_reparam_forward)(B, D, mu, logvar, ld, eps, z);
+    if (VL(mlp_forward)(dec, ws_dec, B, z, NULL)) return NAN;
+    const VL_R *xhat = ws_dec->act[ws_dec->nlayers];
+
+    /* nn_mse is weight/n * sum with n = B*De: weight De makes it (1/B) sum,
+     * i.e. summed over the De components of a row, averaged over rows. */
+    if (grad) memset(gx, 0, B * de * sizeof *gx);
+    const double rec = VL(nn_mse)(B * de, xhat, x, (double)de, grad ? gx : NULL);
+    /* KL with weight 1 for the reported value (sum over units, mean over rows). */
+    const double k = VL(nn_kl_gauss)(B, D, mu, logvar, ld, 1.0, NULL, NULL, NULL);
+    if (recon) *recon = rec;
+    if (kl) *kl = k;
+    if (!grad) return rec + beta * k;
+
+    /* Decoder: dL/dz (its parameter gradient only if wanted). */
+    memset(gz, 0, B * D * sizeof *gz);
+    if (VL(mlp_backward)(dec, ws_dec, gx, gz, dec_grads)) return NAN;
+    if (enc_grads) {
+        /* z -> (mu, logvar), plus the KL term's own gradient (weight beta). */
+        memset(gh, 0, B * ld * sizeof *gh);
+        VL(nn_reparam_backward)(B, D, logvar, ld, eps, gz, gh, gh + D);
+        if (beta != 0) VL(nn_kl_gauss)(B, D, mu, logvar, ld, beta, gh, gh + D, NULL);
+        if (VL(mlp_backward)(enc, ws_enc, gh, NULL, enc_grads)) return NAN;
+    }
+    return rec + beta * k;
+}
