@@ -38,7 +38,7 @@ static void train_help(void)
            "Map:\n"
            "  --map-hidden LIST  hidden widths (default 128,128)\n"
            "  --map-epochs N     one-step epochs (default 20)\n"
-           "  --noise X          input noise, standardised units (default 0.005)\n"
+           "  --noise X          input noise, standardised units (default 0.002)\n"
            "  --rollout LIST     rollout lengths of the curriculum (default 10,25,50)\n"
            "  --rollout-iters N  iterations per rollout stage (default 400)\n"
            "Other:\n"

@@ -33,7 +33,7 @@ void nm_map_opts_default(nm_map_opts *o)
     o->onestep_epochs = 20;
     o->batch = 256;
     o->lr = 1e-3;
-    o->noise = 0.005;
+    o->noise = 0.002;
     o->delta_scaling = 1;
     o->nstages = 3;
     o->rollout_len[0] = 10;
@@ -423,18 +423,7 @@ done:
 }
 
 /* Stage 2: back-propagation through free rollouts of K steps. */
-typedef struct rollout_buf {
-    size_t K, B, D;
-    float *x;        /* [(K+1) x B x D] states */
-    float *in;       /* [K x B x (D+1)] network inputs */
-    float *g;        /* [(K+1) x B x D] dL/dx */
-    float *tgt;      /* [(K+1) x B x D] true states */
-    float *din;      /* [B x (D+1)] */
-    float *dout;     /* [B x D] */
-    nm_mlp_ws **ws;  /* [K] */
-} rollout_buf;
-
-static void rollout_free(rollout_buf *r)
+void nm_map_rollout_free(nm_map_rollout *r)
 {
     if (r->ws)
         for (size_t k = 0; k < r->K; k++) nm_mlp_ws_free(r->ws[k]);
@@ -444,10 +433,11 @@ static void rollout_free(rollout_buf *r)
     free(r->g);
     free(r->tgt);
     free(r->din);
+    free(r->ps);
     free(r->dout);
 }
 
-static nm_status rollout_alloc(rollout_buf *r, const nm_mlp *net, size_t K, size_t B, size_t D)
+nm_status nm_map_rollout_alloc(nm_map_rollout *r, const nm_mlp *net, size_t K, size_t B, size_t D)
 {
     memset(r, 0, sizeof *r);
     r->K = K;
@@ -458,26 +448,65 @@ static nm_status rollout_alloc(rollout_buf *r, const nm_mlp *net, size_t K, size
     r->g = nm_malloc((K + 1) * B * D * sizeof(float));
     r->tgt = nm_malloc((K + 1) * B * D * sizeof(float));
     r->din = nm_malloc(B * (D + 1) * sizeof(float));
+    r->ps = nm_malloc(B * sizeof(float));
     r->dout = nm_malloc(B * D * sizeof(float));
     r->ws = nm_calloc(K, sizeof *r->ws);
-    if (!r->x || !r->in || !r->g || !r->tgt || !r->din || !r->dout || !r->ws) return NM_ENOMEM;
+    if (!r->x || !r->in || !r->g || !r->tgt || !r->din || !r->ps || !r->dout || !r->ws) return NM_ENOMEM;
     for (size_t k = 0; k < K; k++)
         if (!(r->ws[k] = nm_mlp_ws_alloc(net, B))) return NM_ENOMEM;
     return NM_OK;
 }
 
-/* One rollout minibatch: loss (mean over steps, rows, units) and gradients. */
-static nm_status rollout_step(nm_map *m, const map_data *d, const nm_map_opts *o, nm_rng *rng,
-                              rollout_buf *r, double *loss_out)
+nm_status nm_map_rollout_loss(nm_map *m, nm_map_rollout *r, double *loss_out, int with_grad)
 {
     size_t K = r->K, B = r->B, D = r->D;
     const size_t ld = D + 1;
-    /* Starts: a random series (weighted by length), a random t with t+K < T. */
+    nm_status st;
+    for (size_t k = 0; k < K; k++) {
+        float *xk = r->x + k * B * D, *xn = xk + B * D, *in = r->in + k * B * ld;
+        for (size_t b = 0; b < B; b++) {
+            memcpy(in + b * ld, xk + b * D, D * sizeof(float));
+            in[b * ld + D] = r->ps[b];
+        }
+        if ((st = nm_mlp_forward(m->net, r->ws[k], B, in, NULL))) return st;
+        const float *out = nm_mlp_ws_output(r->ws[k]);
+        for (size_t b = 0; b < B; b++)
+            for (size_t j = 0; j < D; j++) xn[b * D + j] = xk[b * D + j] + (float)m->d_scale[j] * out[b * D + j];
+    }
+    double loss = 0;
+    if (!with_grad) {
+        for (size_t k = 1; k <= K; k++)
+            loss += nm_nn_mse(B * D, r->x + k * B * D, r->tgt + k * B * D, 1.0 / (double)K, NULL);
+        *loss_out = loss;
+        return NM_OK;
+    }
+    /* Backward through time: g[k] = dL/dx[k] collects the loss at step k and,
+     * through the residual x[k+1] = x[k] + s .* G([x[k], p]), everything later. */
+    memset(r->g, 0, (K + 1) * B * D * sizeof(float));
+    for (size_t k = K; k >= 1; k--) {
+        float *gk = r->g + k * B * D;
+        loss += nm_nn_mse(B * D, r->x + k * B * D, r->tgt + k * B * D, 1.0 / (double)K, gk);
+        memset(r->din, 0, B * ld * sizeof(float));
+        for (size_t b = 0; b < B; b++)
+            for (size_t j = 0; j < D; j++) r->dout[b * D + j] = gk[b * D + j] * (float)m->d_scale[j];
+        if ((st = nm_mlp_backward(m->net, r->ws[k - 1], r->dout, r->din, m->net->grads))) return st;
+        float *gp = r->g + (k - 1) * B * D;
+        for (size_t b = 0; b < B; b++)
+            for (size_t j = 0; j < D; j++) gp[b * D + j] += gk[b * D + j] + r->din[b * ld + j];
+    }
+    *loss_out = loss;
+    return NM_OK;
+}
+
+/* One rollout minibatch: random starts (a series weighted by length, a time
+ * t with t+K inside it), noisy start states, then loss and gradients. */
+static nm_status rollout_step(nm_map *m, const map_data *d, const nm_map_opts *o, nm_rng *rng,
+                              nm_map_rollout *r, double *loss_out)
+{
+    size_t K = r->K, B = r->B, D = r->D;
     size_t total = 0;
     for (size_t s = 0; s < d->nseries; s++) total += d->T[s] > K ? d->T[s] - K : 0;
     if (total == 0) return nm_fail(NM_EDATA, "map: series are shorter than the rollout (%zu steps)", K);
-    float *ps_row = nm_malloc(B * sizeof *ps_row);
-    if (!ps_row) return NM_ENOMEM;
     for (size_t b = 0; b < B; b++) {
         size_t u = (size_t)nm_rng_below(rng, total), s = 0;
         for (;;) {
@@ -489,39 +518,9 @@ static nm_status rollout_step(nm_map *m, const map_data *d, const nm_map_opts *o
         const float *src = d->xs[s] + u * D;
         for (size_t k = 0; k <= K; k++) memcpy(r->tgt + (k * B + b) * D, src + k * D, D * sizeof(float));
         for (size_t j = 0; j < D; j++) r->x[b * D + j] = src[j] + (float)(o->noise * nm_rng_gauss(rng));
-        ps_row[b] = (float)d->ps[s];
+        r->ps[b] = (float)d->ps[s];
     }
-    nm_status st = NM_OK;
-    for (size_t k = 0; k < K; k++) {
-        float *xk = r->x + k * B * D, *xn = xk + B * D, *in = r->in + k * B * ld;
-        for (size_t b = 0; b < B; b++) {
-            memcpy(in + b * ld, xk + b * D, D * sizeof(float));
-            in[b * ld + D] = ps_row[b];
-        }
-        st = nm_mlp_forward(m->net, r->ws[k], B, in, NULL);
-        if (st) goto done;
-        const float *out = nm_mlp_ws_output(r->ws[k]);
-        for (size_t b = 0; b < B; b++)
-            for (size_t j = 0; j < D; j++) xn[b * D + j] = xk[b * D + j] + (float)m->d_scale[j] * out[b * D + j];
-    }
-    memset(r->g, 0, (K + 1) * B * D * sizeof(float));
-    double loss = 0;
-    for (size_t k = K; k >= 1; k--) {
-        float *gk = r->g + k * B * D;
-        loss += nm_nn_mse(B * D, r->x + k * B * D, r->tgt + k * B * D, 1.0 / (double)K, gk);
-        memset(r->din, 0, B * ld * sizeof(float));
-        for (size_t b = 0; b < B; b++)
-            for (size_t j = 0; j < D; j++) r->dout[b * D + j] = gk[b * D + j] * (float)m->d_scale[j];
-        st = nm_mlp_backward(m->net, r->ws[k - 1], r->dout, r->din, m->net->grads);
-        if (st) goto done;
-        float *gp = r->g + (k - 1) * B * D;
-        for (size_t b = 0; b < B; b++)
-            for (size_t j = 0; j < D; j++) gp[b * D + j] += gk[b * D + j] + r->din[b * ld + j];
-    }
-    *loss_out = loss;
-done:
-    free(ps_row);
-    return st;
+    return nm_map_rollout_loss(m, r, loss_out, 1);
 }
 
 nm_status nm_map_train(const nm_map_series *series, size_t nseries, size_t D, const nm_map_opts *opts,
@@ -622,10 +621,10 @@ nm_status nm_map_train(const nm_map_series *series, size_t nseries, size_t D, co
         goto fail;
     }
     for (size_t sg = 0; sg < o->nstages; sg++) {
-        rollout_buf rb;
-        st = rollout_alloc(&rb, m->net, o->rollout_len[sg], o->rollout_batch, D);
+        nm_map_rollout rb;
+        st = nm_map_rollout_alloc(&rb, m->net, o->rollout_len[sg], o->rollout_batch, D);
         if (st) {
-            rollout_free(&rb);
+            nm_map_rollout_free(&rb);
             goto fail;
         }
         double acc = 0;
@@ -641,7 +640,7 @@ nm_status nm_map_train(const nm_map_series *series, size_t nseries, size_t D, co
                 continue;
             }
             if (st) {
-                rollout_free(&rb);
+                nm_map_rollout_free(&rb);
                 goto fail;
             }
             if (ema) nm_ema_update(ema, m->net->params);
@@ -673,7 +672,7 @@ nm_status nm_map_train(const nm_map_series *series, size_t nseries, size_t D, co
                 if (o->progress(&pr, o->progress_ctx)) break;
             }
         }
-        rollout_free(&rb);
+        nm_map_rollout_free(&rb);
     }
     if (selecting && best_score > -INFINITY) memcpy(m->net->params, best, m->net->nparams * sizeof *best);
     else if (ema && ema->updates) memcpy(m->net->params, ema->shadow, m->net->nparams * sizeof(float));

@@ -101,6 +101,27 @@ nm_status nm_map_step(const nm_map *m, double p, const double *x, double *x_next
 nm_status nm_map_to_mf(const nm_map *m, nm_mf *mf);
 nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out);
 
+/* Buffers of a K-step rollout of B rows (standardised units).  Fill x[0..B*D)
+ * with start states, tgt [(K+1) x B x D] with the true states (row k*B + b),
+ * ps [B] with scaled p; nm_map_rollout_loss then computes
+ *     L = 1/K sum_{k=1..K} mean_{b,j} (x_k - tgt_k)^2
+ * along the free run and, with_grad, ADDS dL/dparams into m->net->grads
+ * (g[0] holds dL/dx_0 afterwards).  Exposed for the gradient check. */
+typedef struct nm_map_rollout {
+    size_t K, B, D;
+    float *x;        /* [(K+1) x B x D] states along the run */
+    float *in;       /* [K x B x (D+1)] network inputs */
+    float *g;        /* [(K+1) x B x D] dL/dx */
+    float *tgt;      /* [(K+1) x B x D] true states */
+    float *din;      /* [B x (D+1)] */
+    float *dout;     /* [B x D] */
+    float *ps;       /* [B] scaled p of each row */
+    nm_mlp_ws **ws;  /* [K] one tape per step */
+} nm_map_rollout;
+nm_status nm_map_rollout_alloc(nm_map_rollout *r, const nm_mlp *net, size_t K, size_t B, size_t D);
+void nm_map_rollout_free(nm_map_rollout *r);
+nm_status nm_map_rollout_loss(nm_map *m, nm_map_rollout *r, double *loss, int with_grad);
+
 /* Plain-loop float forward of one vector through an MLP (no workspace,
  * stack buffers; widths <= NM_MAP_MAX_WIDTH). Thread-safe. */
 void nm_mlp_eval1(const nm_mlp *m, const float *x, float *y);

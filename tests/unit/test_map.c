@@ -1,0 +1,258 @@
+/* test_map.c -- the neural-network map: gradient of the rollout loss against
+ * finite differences, the residual step and its divergence guard, training on
+ * a system with a known answer, model-file round trip, determinism. */
+#include "internal.h"
+#include "learn/map.h"
+#include "nm_test.h"
+#include "rng.h"
+
+/* Finite differences in float32: central differences with step FD_EPS on a
+ * loss of order 1 carry a rounding error of about 1e-7 / 1e-2 = 1e-5 per
+ * unit of loss, so analytic and numeric gradients agree to ~1e-3 relative;
+ * 2e-2 leaves a margin while a wrong term (a missing residual path, a
+ * dropped d_scale factor) is off by O(1). */
+#define FD_EPS 1e-2f
+#define FD_RTOL 2e-2
+#define FD_ATOL 2e-4
+
+static nm_map *tiny_map(size_t D, size_t hidden, uint64_t seed)
+{
+    nm_map *m = nm_calloc(1, sizeof *m);
+    m->D = D;
+    size_t sizes[4] = {D + 1, hidden, hidden, D};
+    nm_act acts[3] = {NM_ACT_TANH, NM_ACT_TANH, NM_ACT_IDENTITY};
+    m->net = nm_mlp_alloc(3, sizes, acts);
+    nm_rng rng;
+    nm_rng_seed(&rng, seed);
+    nm_mlp_init(m->net, &rng, NM_INIT_XAVIER_UNIFORM);
+    for (size_t j = 0; j < D; j++) {
+        m->x_mean[j] = 0.1 * (double)j;
+        m->x_std[j] = 1.0 + 0.5 * (double)j;
+        m->d_scale[j] = 0.3 + 0.4 * (double)j; /* unequal on purpose: the gradient must carry it */
+    }
+    m->p_center = 0;
+    m->p_half = 1;
+    m->bound = 10;
+    return m;
+}
+
+static void fill_rollout(nm_map_rollout *r, nm_rng *rng)
+{
+    size_t K = r->K, B = r->B, D = r->D;
+    for (size_t i = 0; i < B * D; i++) r->x[i] = (float)nm_rng_gauss(rng);
+    for (size_t i = 0; i < (K + 1) * B * D; i++) r->tgt[i] = (float)nm_rng_gauss(rng);
+    for (size_t b = 0; b < B; b++) r->ps[b] = (float)(2 * nm_rng_uniform(rng) - 1);
+}
+
+static void test_rollout_gradient(void)
+{
+    const size_t D = 3, K = 5, B = 4;
+    nm_map *m = tiny_map(D, 8, 7);
+    nm_map_rollout r;
+    CHECK_OK(nm_map_rollout_alloc(&r, m->net, K, B, D));
+    nm_rng rng;
+    nm_rng_seed(&rng, 11);
+    fill_rollout(&r, &rng);
+    float x0[12];
+    memcpy(x0, r.x, sizeof x0);
+    double loss;
+    nm_mlp_zero_grad(m->net);
+    CHECK_OK(nm_map_rollout_loss(m, &r, &loss, 1));
+    float g0[12];
+    memcpy(g0, r.g, sizeof g0);
+    size_t bad = 0;
+    double dot = 0, na = 0, nn = 0;
+    for (size_t i = 0; i < m->net->nparams; i++) {
+        float keep = m->net->params[i];
+        double lp, lm;
+        m->net->params[i] = keep + FD_EPS;
+        memcpy(r.x, x0, sizeof x0);
+        nm_map_rollout_loss(m, &r, &lp, 0);
+        m->net->params[i] = keep - FD_EPS;
+        memcpy(r.x, x0, sizeof x0);
+        nm_map_rollout_loss(m, &r, &lm, 0);
+        m->net->params[i] = keep;
+        double fd = (lp - lm) / (2.0 * FD_EPS), an = m->net->grads[i];
+        if (fabs(fd - an) > FD_ATOL + FD_RTOL * fabs(fd)) {
+            if (bad++ < 5) fprintf(stderr, "  param %zu: analytic %.6g, finite difference %.6g\n", i, an, fd);
+        }
+        dot += fd * an;
+        na += an * an;
+        nn += fd * fd;
+    }
+    CHECK_MSG(bad == 0, "%zu of %zu parameter gradients off", bad, m->net->nparams);
+    CHECK(dot / sqrt(na * nn) > 0.9999);
+    /* dL/dx0: through every step of the run. */
+    for (size_t i = 0; i < B * D; i++) {
+        double lp, lm;
+        memcpy(r.x, x0, sizeof x0);
+        r.x[i] += FD_EPS;
+        nm_map_rollout_loss(m, &r, &lp, 0);
+        memcpy(r.x, x0, sizeof x0);
+        r.x[i] -= FD_EPS;
+        nm_map_rollout_loss(m, &r, &lm, 0);
+        CHECK_CLOSE(g0[i], (lp - lm) / (2.0 * FD_EPS), FD_RTOL, FD_ATOL);
+    }
+    nm_map_rollout_free(&r);
+    nm_map_free(m);
+}
+
+/* K = 1: the rollout loss is the one-step MSE of the residual map. */
+static void test_rollout_one_step(void)
+{
+    const size_t D = 2, B = 3;
+    nm_map *m = tiny_map(D, 6, 3);
+    nm_map_rollout r;
+    CHECK_OK(nm_map_rollout_alloc(&r, m->net, 1, B, D));
+    nm_rng rng;
+    nm_rng_seed(&rng, 5);
+    fill_rollout(&r, &rng);
+    double loss, want = 0;
+    CHECK_OK(nm_map_rollout_loss(m, &r, &loss, 0));
+    for (size_t b = 0; b < B; b++) {
+        float in[3] = {r.x[b * D], r.x[b * D + 1], r.ps[b]}, out[2];
+        nm_mlp_eval1(m->net, in, out);
+        for (size_t j = 0; j < D; j++) {
+            double e = in[j] + m->d_scale[j] * out[j] - r.tgt[(B + b) * D + j];
+            want += e * e / (double)(B * D);
+        }
+    }
+    CHECK_CLOSE(loss, want, 1e-5, 1e-9);
+    nm_map_rollout_free(&r);
+    nm_map_free(m);
+}
+
+static void test_step_and_guard(void)
+{
+    nm_map *m = tiny_map(2, 4, 1);
+    /* A zero last layer: the residual map is the identity. */
+    const nm_dense *L = &m->net->layer[2];
+    memset(m->net->params + L->w_off, 0, (L->in * L->out + L->out) * sizeof(float));
+    double x[2] = {0.7, -1.3}, y[2];
+    CHECK_OK(nm_map_step(m, 0.3, x, y));
+    CHECK_CLOSE(y[0], 0.7, 1e-6, 1e-6);
+    CHECK_CLOSE(y[1], -1.3, 1e-6, 1e-6);
+    /* Push unit 1 far out: the step must refuse with a message. */
+    m->net->params[L->b_off + 1] = 100.0f;
+    CHECK_FAILS(nm_map_step(m, 0.3, x, y), NM_ENUMERIC, "diverged");
+    nm_map_free(m);
+}
+
+/* A discrete Hopf normal form with control p: radius r' = r + h (p - r^2) r,
+ * angle + h w.  For p > 0 the attractor is the circle r = sqrt(p).  Trained at
+ * p = 0.25 and p = 1, the map must put the attractor at p = 0.5625 (never
+ * seen) near r = 0.75. */
+#define HOPF_H 0.05
+#define HOPF_W 0.3
+static void hopf_series(double p, size_t T, double *x)
+{
+    double r = 0.2, th = 0;
+    for (size_t t = 0; t < T; t++) {
+        x[2 * t] = r * cos(th);
+        x[2 * t + 1] = r * sin(th);
+        r += HOPF_H * (p - r * r) * r;
+        th += HOPF_H * HOPF_W * 10;
+    }
+}
+
+static nm_map *train_hopf(uint64_t seed)
+{
+    static double a[2 * 3000], b[2 * 3000], c[2 * 3000];
+    hopf_series(0.25, 3000, a);
+    hopf_series(1.0, 3000, b);
+    hopf_series(0.5, 3000, c);
+    nm_map_series s[3] = {{a, 3000, 0.25}, {b, 3000, 1.0}, {c, 3000, 0.5}};
+    nm_map_opts o;
+    nm_map_opts_default(&o);
+    o.hidden[0] = o.hidden[1] = 32;
+    o.onestep_epochs = 30;
+    o.batch = 64;
+    o.nstages = 1;
+    o.rollout_len[0] = 10;
+    o.rollout_iters[0] = 150;
+    o.rollout_batch = 32;
+    o.seed = seed;
+    nm_map *m = NULL;
+    nm_map_report rep;
+    CHECK_OK(nm_map_train(s, 3, 2, &o, &m, &rep));
+    CHECK(rep.onestep_loss < 1e-2);
+    return m;
+}
+
+static void test_train_hopf(void)
+{
+    nm_map *m = train_hopf(42);
+    if (!m) return;
+    double x[2] = {0.1, 0.0};
+    double rmin = INFINITY, rmax = 0;
+    for (int k = 0; k < 4000; k++) {
+        CHECK_OK(nm_map_step(m, 0.5625, x, x));
+        if (k >= 3000) {
+            double r = hypot(x[0], x[1]);
+            rmin = fmin(rmin, r);
+            rmax = fmax(rmax, r);
+        }
+    }
+    /* Interpolated between trained p values: within 10% of sqrt(0.5625). */
+    CHECK_CLOSE(rmin, 0.75, 0.10, 0);
+    CHECK_CLOSE(rmax, 0.75, 0.10, 0);
+    /* Same seed, same parameters bit for bit. */
+    nm_map *m2 = train_hopf(42);
+    if (m2) CHECK(memcmp(m->net->params, m2->net->params, m->net->nparams * sizeof(float)) == 0);
+    nm_map_free(m2);
+
+    /* Model-file round trip: identical steps. */
+    nm_mf *mf = nm_mf_alloc();
+    CHECK_OK(nm_map_to_mf(m, mf));
+    nm_map *r = NULL;
+    CHECK_OK(nm_map_from_mf(mf, &r));
+    if (r) {
+        double y1[2], y2[2], z[2] = {0.3, -0.2};
+        CHECK_OK(nm_map_step(m, 0.4, z, y1));
+        CHECK_OK(nm_map_step(r, 0.4, z, y2));
+        CHECK(y1[0] == y2[0] && y1[1] == y2[1]);
+    }
+    nm_map_free(r);
+    /* Inconsistent sizes are refused with the entry named. */
+    nm_mf_remove(mf, "map.params");
+    float junk[10] = {0};
+    nm_mf_add_f32(mf, "map.params", junk, 10);
+    CHECK_FAILS(nm_map_from_mf(mf, &r), NM_EFORMAT, "map.params");
+    nm_mf_remove(mf, "map.x_std");
+    double sd[2] = {1, 0};
+    nm_mf_add_f64(mf, "map.x_std", sd, 2);
+    nm_mf_remove(mf, "map.params");
+    CHECK(nm_map_from_mf(mf, &r) != NM_OK);
+    nm_mf_free(mf);
+    nm_map_free(m);
+}
+
+static void test_bad_inputs(void)
+{
+    double x[100] = {0};
+    nm_map_series s = {x, 50, 0.0};
+    nm_map *m = NULL;
+    nm_map_opts o;
+    nm_map_opts_default(&o);
+    CHECK_FAILS(nm_map_train(&s, 1, 0, &o, &m, NULL), NM_EINVAL, "latent dimension");
+    CHECK_FAILS(nm_map_train(&s, 0, 2, &o, &m, NULL), NM_EINVAL, "no training series");
+    s.T = 5;
+    CHECK_FAILS(nm_map_train(&s, 1, 2, &o, &m, NULL), NM_EDATA, "need >= 20");
+    s.T = 50;
+    x[7] = NAN;
+    CHECK_FAILS(nm_map_train(&s, 1, 2, &o, &m, NULL), NM_EDATA, "non-finite");
+    x[7] = 0;
+    o.noise = -1;
+    CHECK_FAILS(nm_map_train(&s, 1, 2, &o, &m, NULL), NM_EINVAL, "noise");
+    CHECK(m == NULL);
+}
+
+int main(void)
+{
+    NM_RUN(test_rollout_gradient);
+    NM_RUN(test_rollout_one_step);
+    NM_RUN(test_step_and_guard);
+    NM_RUN(test_train_hopf);
+    NM_RUN(test_bad_inputs);
+    return nm_test_report();
+}
