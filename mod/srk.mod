@@ -16,7 +16,7 @@ bursting in clusters of pancreatic beta-cells by channel sharing", Biophys. J.
 54 (1988) 411-425; the reduced three-variable form as used by Kuptsov &
 Stankevich, Chaos, Solitons & Fractals 191 (2025) 115818.  The parameter values
 are the project's documented parameterisation (shared design.md, section 2):
-gCa = 3.6, gK = 10, gS = 4 (dimensionless, in units of the leak-free
+gCa = 3.6, gK = 10, gS = 4 (dimensionless, in units of the
 conductance scale below), VCa = 25 mV, VK = -75 mV, Vm = -20 mV, thetam = 12 mV,
 Vn = -16 mV, thetan = 5.6 mV, thetaS = 10 mV, tau = 20 ms, sigma = 0.93,
 tauS = 5 s (35 s is the classic slower variant).  The control parameter is

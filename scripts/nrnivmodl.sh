@@ -9,7 +9,8 @@
 #      line fixes both the -L and the rpath;
 #   3. linking x86_64/special needs <ivstream.h>, which Debian's neuron-dev
 #      dropped (libinterviews-dev has it; we do not rely on it and provide a
-#      three-line shim through CPLUS_INCLUDE_PATH, searched after every -I).
+#      three-line shim through CPLUS_INCLUDE_PATH, which g++ searches before
+#      the system folders: -I/usr/include is dropped as a system folder).
 #
 # We do not edit the system files: a patched copy of nrnivmodl (defects 1, 2)
 # is written into the output folder and run there.  On an upstream NEURON
@@ -20,7 +21,8 @@
 #   nrnivmodl.sh -o OUTDIR [-nrnivmodl PATH] [-incflags "FLAGS"] [-loadflags "FLAGS"] FILE.mod|DIR ...
 #
 # Produces OUTDIR/x86_64/libnrnmech.so, OUTDIR/x86_64/.libs/libnrnmech.so (the
-# copy nrniv -dll and neuron.load_mechanisms use) and OUTDIR/x86_64/special.
+# copy nrniv -dll and neuron.load_mechanisms use) and OUTDIR/x86_64/special
+# (x86_64 is nrnivmodl's MODSUBDIR, the build architecture).
 # -incflags / -loadflags are passed to nrnivmodl unchanged; each takes ONE
 # string (nrnivmodl keeps only the last of repeated options), e.g.
 #   -incflags "-I/path/include" -loadflags "-L/path/lib -lneuromap -Wl,-rpath,/path/lib"
@@ -40,7 +42,7 @@ while [ $# -gt 0 ]; do
     -nrnivmodl) [ $# -ge 2 ] || die "-nrnivmodl needs a path"; nrnivmodl="$2"; shift 2;;
     -incflags) [ $# -ge 2 ] || die "-incflags needs one string"; incflags="$2"; shift 2;;
     -loadflags) [ $# -ge 2 ] || die "-loadflags needs one string"; loadflags="$2"; shift 2;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0;;
     --) shift; break;;
     -*) die "unknown option $1";;
     *) break;;
@@ -128,6 +130,7 @@ args=()
 [ -n "$loadflags" ] && args+=(-loadflags "$loadflags")
 "$patched" "${args[@]+"${args[@]}"}" "${mods[@]}"
 
-lib="$outdir/x86_64/.libs/libnrnmech.so"
+modsubdir="$(sed -n 's/^MODSUBDIR=//p' "$nrnivmodl" | head -n 1 | tr -d '"')"
+lib="$outdir/${modsubdir:-x86_64}/.libs/libnrnmech.so"
 [ -f "$lib" ] || die "nrnivmodl finished but $lib is missing"
 echo "nrnivmodl.sh: built $lib"

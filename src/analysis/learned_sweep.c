@@ -420,3 +420,168 @@ done:
     fclose(f);
     return st;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Learned model                                                             */
+/* ------------------------------------------------------------------------ */
+
+void nm_learned_sweep_opts_default(nm_learned_sweep_opts *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    /* The protocol of `neuromap sweep` on the truth, so both sides of a
+     * comparison are judged on the same span. */
+    o->transient_ms = 20000;
+    o->duration_ms = 60000;
+    o->bound_steps = 0;
+    o->nthreads = 0;
+    o->keep_v = 0;
+    nm_regime_opts_default(&o->regime);
+}
+
+typedef struct learned_shared {
+    const nm_learned *m;
+    const nm_learned_sweep_opts *o;
+    size_t D, ntrans, nwin, ntotal;
+    double dt_ms;
+} learned_shared;
+
+typedef struct learned_worker {
+    double *x;       /* [D] current state */
+    double *xbuf;    /* [CHUNK x D] states of one chunk */
+    double *vbuf;    /* [CHUNK] V of one chunk outside the window */
+    double *win;     /* [nwin] V of the analysed window */
+} learned_worker;
+
+static void learned_worker_free(void *wp)
+{
+    learned_worker *w = wp;
+    if (!w) return;
+    free(w->x);
+    free(w->xbuf);
+    free(w->vbuf);
+    free(w->win);
+    free(w);
+}
+
+static void *learned_worker_alloc(const void *shared)
+{
+    const learned_shared *s = shared;
+    learned_worker *w = nm_calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->x = nm_malloc(s->D * sizeof *w->x);
+    w->xbuf = nm_malloc(NM_LSWEEP_CHUNK * s->D * sizeof *w->xbuf);
+    w->vbuf = nm_malloc(NM_LSWEEP_CHUNK * sizeof *w->vbuf);
+    w->win = nm_malloc(s->nwin * sizeof *w->win);
+    if (!w->x || !w->xbuf || !w->vbuf || !w->win) {
+        learned_worker_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+/* Run steps [from, to) of the free run, V into v (NULL: scratch).  Returns
+ * NM_OK, NM_ENUMERIC on divergence (pt->message, pt->steps_run set) or
+ * another failure. */
+static nm_status learned_span(const learned_shared *s, learned_worker *w, double p, size_t from, size_t to,
+                              double *v, nm_sweep_point *pt)
+{
+    for (size_t k = from; k < to; k += NM_LSWEEP_CHUNK) {
+        size_t c = to - k < NM_LSWEEP_CHUNK ? to - k : NM_LSWEEP_CHUNK;
+        nm_status st = nm_learned_run(s->m, p, w->x, c, v ? v + (k - from) : w->vbuf, w->xbuf);
+        if (st == NM_ENUMERIC) {
+            /* The runtime does not say at which step of the chunk: the chunk
+             * start is a lower bound. */
+            pt->steps_run = k;
+            snprintf(pt->message, sizeof pt->message, "%s", nm_last_error());
+            nm_clear_error();
+            return st;
+        }
+        if (st) return st;
+        for (size_t q = 0; q < c * s->D; q++) pt->latent_max_abs = fmax(pt->latent_max_abs, fabs(w->xbuf[q]));
+        memcpy(w->x, w->xbuf + (c - 1) * s->D, s->D * sizeof *w->x);
+        pt->steps_run = k + c;
+    }
+    return NM_OK;
+}
+
+static nm_status learned_point(void *wp, const void *shared, double p, size_t i, nm_sweep_point *pt)
+{
+    (void)i;
+    const learned_shared *s = shared;
+    learned_worker *w = wp;
+    nm_learned_initial_state(s->m, w->x);
+    pt->dt_ms = s->dt_ms;
+    nm_status st = learned_span(s, w, p, 0, s->ntrans, NULL, pt);
+    if (!st) st = learned_span(s, w, p, s->ntrans, s->ntrans + s->nwin, w->win, pt);
+    if (st == NM_ENUMERIC) {
+        /* Diverged before the window ended: no regime to report. */
+        pt->diverged = 1;
+        pt->bounded = 0;
+        pt->regime = (nm_regime){.cls = NM_REGIME_SILENT};
+        return NM_OK;
+    }
+    if (st) return st;
+    if ((st = classify_window(w->win, s->nwin, s->dt_ms, (double)(s->ntrans + 1) * s->dt_ms,
+                                 nm_learned_threshold_mv(s->m), &s->o->regime, pt)))
+        return st;
+    if (s->o->keep_v) {
+        pt->v = nm_malloc(s->nwin * sizeof *pt->v);
+        if (!pt->v) return NM_ENOMEM;
+        memcpy(pt->v, w->win, s->nwin * sizeof *pt->v);
+        pt->nv = s->nwin;
+    }
+    /* Keep going, only to see whether the state stays bounded. */
+    st = learned_span(s, w, p, s->ntrans + s->nwin, s->ntotal, NULL, pt);
+    if (st == NM_ENUMERIC) {
+        pt->bounded = 0;
+        return NM_OK;
+    }
+    return st;
+}
+
+static const pool_kind learned_kind = {learned_worker_alloc, learned_worker_free, learned_point,
+                                       "learned sweep"};
+
+/* Longest run accepted: 10^9 steps is hours per point, surely a typo; the
+ * analysed window is kept in memory (8 bytes a step per thread), so it is
+ * held to 10^7 steps (80 MB). */
+#define NM_LSWEEP_MAX_STEPS 1000000000.0
+#define NM_LSWEEP_MAX_WINDOW 10000000.0
+
+nm_status nm_learned_sweep(const nm_learned *m, const double *p, size_t np, const nm_learned_sweep_opts *o,
+                           nm_sweep_point *points)
+{
+    if (!m) return nm_fail(NM_EINVAL, "learned sweep: model is NULL");
+    if (!p || !points) return nm_fail(NM_EINVAL, "learned sweep: NULL control values or output");
+    if (np == 0) return nm_fail(NM_EINVAL, "learned sweep: no control values");
+    nm_learned_sweep_opts def;
+    if (!o) {
+        nm_learned_sweep_opts_default(&def);
+        o = &def;
+    }
+    if (o->nthreads < 0) return nm_fail(NM_EINVAL, "learned sweep: nthreads must be >= 0 (got %d)", o->nthreads);
+    double dt = nm_learned_dt_ms(m);
+    if (!(dt > 0) || !isfinite(dt)) return nm_fail(NM_EINVAL, "learned sweep: the model's step is %g ms", dt);
+    if (!(o->transient_ms >= 0) || !isfinite(o->transient_ms))
+        return nm_fail(NM_EINVAL, "learned sweep: transient must be >= 0 ms (got %g)", o->transient_ms);
+    if (!(o->duration_ms > 0) || !isfinite(o->duration_ms))
+        return nm_fail(NM_EINVAL, "learned sweep: duration must be > 0 ms (got %g)", o->duration_ms);
+    double ntr = round(o->transient_ms / dt), nwi = round(o->duration_ms / dt);
+    if (nwi < 2)
+        return nm_fail(NM_EINVAL, "learned sweep: a window of %g ms is less than 2 map steps of %g ms",
+                       o->duration_ms, dt);
+    if (nwi > NM_LSWEEP_MAX_WINDOW)
+        return nm_fail(NM_EINVAL, "learned sweep: a window of %g ms is more than %.0f map steps of %g ms",
+                       o->duration_ms, NM_LSWEEP_MAX_WINDOW, dt);
+    if (ntr + nwi > NM_LSWEEP_MAX_STEPS || (double)o->bound_steps > NM_LSWEEP_MAX_STEPS)
+        return nm_fail(NM_EINVAL, "learned sweep: more than %.0f map steps per point", NM_LSWEEP_MAX_STEPS);
+    for (size_t i = 0; i < np; i++)
+        if (!isfinite(p[i])) return nm_fail(NM_EINVAL, "learned sweep: p value %zu is not finite (%g)", i, p[i]);
+    learned_shared s = {.m = m, .o = o, .D = nm_learned_dim(m), .ntrans = (size_t)ntr, .nwin = (size_t)nwi,
+                        .dt_ms = dt};
+    if (s.D == 0) return nm_fail(NM_EINVAL, "learned sweep: the model has no latent state");
+    s.ntotal = s.ntrans + s.nwin;
+    if (o->bound_steps > s.ntotal) s.ntotal = o->bound_steps;
+    return pool_run(&learned_kind, &s, "p", p, np, o->nthreads, points);
+}

@@ -106,7 +106,7 @@ int cmd_train(int argc, char **argv)
         case O_OUT: out = optarg; break;
         case O_DE:
             if (cli_ulong(CMD, "--de", optarg, &u)) return NM_EXIT_USAGE;
-            if (u < 1 || u > 1024) return cli_usage_error(CMD, "--de must be in 1..1024");
+            if (u < 1 || u > 512) return cli_usage_error(CMD, "--de must be in 1..512");
             lo.vae.de = (size_t)u;
             break;
         case O_LATENT:
@@ -115,7 +115,7 @@ int cmd_train(int argc, char **argv)
             lo.vae.latent_dim = (size_t)u;
             break;
         case O_HIDDEN:
-            if (cli_size_list(CMD, "--hidden", optarg, lo.vae.hidden, 4, &lo.vae.nhidden, 1024))
+            if (cli_size_list(CMD, "--hidden", optarg, lo.vae.hidden, 4, &lo.vae.nhidden, 512))
                 return NM_EXIT_USAGE;
             break;
         case O_BETA:
@@ -128,7 +128,7 @@ int cmd_train(int argc, char **argv)
             lo.vae.epochs = (size_t)u;
             break;
         case O_MHIDDEN:
-            if (cli_size_list(CMD, "--map-hidden", optarg, lo.map_hidden, 4, &lo.map_nhidden, 1024))
+            if (cli_size_list(CMD, "--map-hidden", optarg, lo.map_hidden, 4, &lo.map_nhidden, 512))
                 return NM_EXIT_USAGE;
             break;
         case O_MEPOCHS:

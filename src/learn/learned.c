@@ -84,9 +84,10 @@ nm_status nm_learned_step(const nm_learned *m, double p, const double *x, double
 /* Decoder output component 0 (the newest sample of the delay vector). */
 static double decode_v(const nm_vae *vae, const double *x)
 {
-    float z[NM_MAP_MAX_D], r[NM_MAP_MAX_WIDTH];
+    float z[NM_MAP_MAX_D], r[NM_MLP_APPLY1_MAX_WIDTH];
     for (size_t j = 0; j < vae->dim; j++) z[j] = (float)x[j];
-    nm_mlp_eval1(vae->dec, z, r);
+    /* Widths were checked against NM_MLP_APPLY1_MAX_WIDTH when loading. */
+    nm_mlp_apply1(vae->dec, z, r);
     return nm_vae_denorm(vae, r[0]);
 }
 
@@ -131,6 +132,17 @@ nm_status nm_learned_from_mf(const nm_mf *mf_in, const char *label, nm_learned *
     /* Keep a private copy of the container: save() writes it back. */
     if ((st = nm_mf_encode(mf_in, &buf, &len)) || (st = nm_mf_decode(buf, len, label, &m->mf))) goto fail;
     if ((st = nm_vae_from_mf(m->mf, &m->vae))) goto fail;
+    if (m->vae->de > NM_MLP_APPLY1_MAX_WIDTH || m->vae->dim > NM_MAP_MAX_D) {
+        st = nm_fail(NM_EFORMAT, "VAE with De = %zu, D = %zu: the runtime handles De <= %d and D <= %d", m->vae->de,
+                     m->vae->dim, NM_MLP_APPLY1_MAX_WIDTH, NM_MAP_MAX_D);
+        goto fail;
+    }
+    for (size_t l = 0; l < m->vae->dec->nlayers; l++)
+        if (m->vae->dec->layer[l].out > NM_MLP_APPLY1_MAX_WIDTH) {
+            st = nm_fail(NM_EFORMAT, "decoder layer %zu is %zu wide (the runtime handles <= %d)", l,
+                         m->vae->dec->layer[l].out, NM_MLP_APPLY1_MAX_WIDTH);
+            goto fail;
+        }
     if (!nm_mf_has(m->mf, "map.D")) {
         st = nm_fail(NM_EFORMAT, "it holds a VAE but no map (train one with `neuromap train`)");
         goto fail;

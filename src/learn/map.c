@@ -61,33 +61,6 @@ void nm_map_free(nm_map *m)
     free(m);
 }
 
-/* sum a[i] b[i] with eight partial sums in a fixed order: vectorises
- * without -ffast-math and gives the same bits on every machine. */
-static inline float dot8(size_t n, const float *a, const float *b)
-{
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (size_t k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
-    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-void nm_mlp_eval1(const nm_mlp *m, const float *x, float *y)
-{
-    float a[NM_MAP_MAX_WIDTH], b[NM_MAP_MAX_WIDTH];
-    const float *in = x;
-    for (size_t l = 0; l < m->nlayers; l++) {
-        const nm_dense *L = &m->layer[l];
-        const float *W = m->params + L->w_off, *bias = m->params + L->b_off;
-        float *out = (l + 1 == m->nlayers) ? y : ((l % 2) ? b : a);
-        for (size_t i = 0; i < L->out; i++) out[i] = bias[i] + dot8(L->in, W + i * L->in, in);
-        nm_nn_act_apply(L->act, L->out, out);
-        in = out;
-    }
-}
-
 /* ---- the step ---------------------------------------------------------- */
 
 /* Standardised step: xs (D) -> xs_next (D). */
@@ -97,7 +70,7 @@ static void map_step_std(const nm_map *m, double ps, const float *xs, float *xs_
     size_t D = m->D;
     memcpy(in, xs, D * sizeof *in);
     in[D] = (float)ps;
-    nm_mlp_eval1(m->net, in, out);
+    nm_mlp_apply1(m->net, in, out); /* widths checked at alloc/load */
     for (size_t j = 0; j < D; j++) xs_next[j] = xs[j] + (float)m->d_scale[j] * out[j];
 }
 
@@ -307,8 +280,8 @@ static nm_status check_opts(const nm_map_opts *o, size_t D)
     if (D < 1 || D > NM_MAP_MAX_D) return nm_fail(NM_EINVAL, "map: latent dimension %zu not in 1..%d", D, NM_MAP_MAX_D);
     if (o->nhidden < 1 || o->nhidden > 4) return nm_fail(NM_EINVAL, "map: 1..4 hidden layers (got %zu)", o->nhidden);
     for (size_t i = 0; i < o->nhidden; i++)
-        if (o->hidden[i] < 1 || o->hidden[i] > NM_MAP_MAX_WIDTH)
-            return nm_fail(NM_EINVAL, "map: hidden width %zu not in 1..%d", o->hidden[i], NM_MAP_MAX_WIDTH);
+        if (o->hidden[i] < 1 || o->hidden[i] > NM_MLP_APPLY1_MAX_WIDTH)
+            return nm_fail(NM_EINVAL, "map: hidden width %zu not in 1..%d", o->hidden[i], NM_MLP_APPLY1_MAX_WIDTH);
     if (o->batch < 1 || o->rollout_batch < 1) return nm_fail(NM_EINVAL, "map: batch sizes must be >= 1");
     if (!(o->lr > 0) || !(o->rollout_lr > 0)) return nm_fail(NM_EINVAL, "map: learning rates must be > 0");
     if (!(o->noise >= 0)) return nm_fail(NM_EINVAL, "map: noise must be >= 0");
@@ -736,7 +709,7 @@ nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out)
     size_t usz[6];
     nm_act uact[5];
     for (size_t i = 0; i < nsz; i++) {
-        if (sizes[i] < 1 || sizes[i] > NM_MAP_MAX_WIDTH)
+        if (sizes[i] < 1 || sizes[i] > NM_MLP_APPLY1_MAX_WIDTH)
             return nm_fail(NM_EFORMAT, "map.sizes[%zu] = %d is out of range", i, (int)sizes[i]);
         usz[i] = (size_t)sizes[i];
     }

@@ -22,7 +22,6 @@
 #include "nn/nn.h"
 
 #define NM_MAP_MAX_D 16
-#define NM_MAP_MAX_WIDTH 1024
 
 typedef struct nm_map {
     size_t D;
@@ -121,9 +120,5 @@ typedef struct nm_map_rollout {
 nm_status nm_map_rollout_alloc(nm_map_rollout *r, const nm_mlp *net, size_t K, size_t B, size_t D);
 void nm_map_rollout_free(nm_map_rollout *r);
 nm_status nm_map_rollout_loss(nm_map *m, nm_map_rollout *r, double *loss, int with_grad);
-
-/* Plain-loop float forward of one vector through an MLP (no workspace,
- * stack buffers; widths <= NM_MAP_MAX_WIDTH). Thread-safe. */
-void nm_mlp_eval1(const nm_mlp *m, const float *x, float *y);
 
 #endif

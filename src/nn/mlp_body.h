@@ -372,6 +372,25 @@ nm_status NN(mlp_forward1)(const NN(mlp) *m, NN(mlp_ws) *ws, const real *x, real
     return NN(mlp_forward)(m, ws, 1, x, y);
 }
 
+nm_status NN(mlp_apply1)(const NN(mlp) *m, const real *x, real *y)
+{
+    real buf[2][NM_MLP_APPLY1_MAX_WIDTH];
+    if (!m || !x || !y) return nm_fail(NM_EINVAL, "mlp apply1: NULL argument");
+    if (m->max_width > NM_MLP_APPLY1_MAX_WIDTH)
+        return nm_fail(NM_EINVAL, "mlp apply1: width %zu exceeds %d; use nm_mlp_forward1",
+                       m->max_width, NM_MLP_APPLY1_MAX_WIDTH);
+    const real *in = x;
+    for (size_t l = 0; l < m->nlayers; l++) {
+        const nm_dense *L = &m->layer[l];
+        real *out = l + 1 == m->nlayers ? y : buf[l & 1];
+        /* the same two calls as dense_forward's small-batch path: same bits */
+        matvec_rows(1, L->in, L->out, m->params + L->w_off, m->params + L->b_off, in, out);
+        act_apply(L->act, L->out, out);
+        in = out;
+    }
+    return NM_OK;
+}
+
 nm_status NN(mlp_backward)(const NN(mlp) *m, NN(mlp_ws) *ws, const real *dy, real *dx,
                            real *grads)
 {

@@ -26,8 +26,8 @@
  * engine is ACCUMULATED (+=) -- parameter gradients, the input gradient dx of
  * nm_mlp_backward, the loss gradients.  Zero a buffer before its first
  * contribution (nm_mlp_zero_grad for parameters).  This is what makes
- * chaining cheap: in an unrolled map, backward of step t+1 adds its dx into
- * the same buffer that step t's loss gradient is added into.
+ * chaining cheap: in an unrolled map, backward of step t adds dL/dx[t] into
+ * g[t], the same buffer that the loss on x[t] is added into.
  *
  * Back-propagation through an unrolled map (the rollout use case):
  *
@@ -56,7 +56,8 @@
  *
  * Threads.  No globals.  Forward and backward only read the nm_mlp; they
  * write the workspace and the gradient block they are given.  So: inference
- * from many threads = one workspace per thread; data-parallel training = one
+ * from many threads = one workspace per thread (or nm_mlp_apply1, which
+ * needs none, for single vectors); data-parallel training = one
  * workspace and one gradient block per thread, summed before the Adam step.
  * OpenBLAS may run its own threads inside sgemm: when the caller runs many
  * threads itself, set OPENBLAS_NUM_THREADS=1.
@@ -192,6 +193,13 @@ nm_status nm_mlp_forward(const nm_mlp *m, nm_mlp_ws *ws, size_t B, const float *
 /* One vector, plain loops: the free-run / NEURON step.  x [in] -> y [out].
  * Same tape as nm_mlp_forward with B = 1. */
 nm_status nm_mlp_forward1(const nm_mlp *m, nm_mlp_ws *ws, const float *x, float *y);
+
+/* One vector without a workspace (stack buffers, nothing recorded): the
+ * step of a learned cell, where many cells on many threads share one
+ * read-only network.  Bit-identical to nm_mlp_forward1.  x [in] and y [out]
+ * must not overlap.  NM_EINVAL if a width exceeds NM_MLP_APPLY1_MAX_WIDTH. */
+#define NM_MLP_APPLY1_MAX_WIDTH 512
+nm_status nm_mlp_apply1(const nm_mlp *m, const float *x, float *y);
 
 /* Back-propagate dy = dL/dy [ws->batch x out] through the pass recorded in
  * ws.  Adds dL/dparams into grads (usually m->grads; NULL: skip, e.g. a
@@ -379,6 +387,7 @@ nm_status nm_mlp_forward_f64(const nm_mlp_f64 *m, nm_mlp_ws_f64 *ws, size_t B, c
                              double *y);
 nm_status nm_mlp_forward1_f64(const nm_mlp_f64 *m, nm_mlp_ws_f64 *ws, const double *x,
                               double *y);
+nm_status nm_mlp_apply1_f64(const nm_mlp_f64 *m, const double *x, double *y);
 nm_status nm_mlp_backward_f64(const nm_mlp_f64 *m, nm_mlp_ws_f64 *ws, const double *dy,
                               double *dx, double *grads);
 void nm_nn_act_apply_f64(nm_act a, size_t n, double *x);

@@ -111,7 +111,7 @@ static void test_rollout_one_step(void)
     CHECK_OK(nm_map_rollout_loss(m, &r, &loss, 0));
     for (size_t b = 0; b < B; b++) {
         float in[3] = {r.x[b * D], r.x[b * D + 1], r.ps[b]}, out[2];
-        nm_mlp_eval1(m->net, in, out);
+        nm_mlp_apply1(m->net, in, out);
         for (size_t j = 0; j < D; j++) {
             double e = in[j] + m->d_scale[j] * out[j] - r.tgt[(B + b) * D + j];
             want += e * e / (double)(B * D);

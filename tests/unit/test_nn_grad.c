@@ -529,6 +529,9 @@ static void test_float_vs_double(void)
         CHECK_OK(nm_mlp_forward(mf, wf, B, xf, NULL));
         CHECK_OK(nm_mlp_forward1(mf, w1, xf + 5 * 3, y1));
         for (int j = 0; j < 4; j++) CHECK_CLOSE(y1[j], nm_mlp_ws_output(wf)[3 * 4 + j], 0, 1e-5);
+        float y2[4];
+        CHECK_OK(nm_mlp_apply1(mf, xf + 5 * 3, y2));
+        CHECK(memcmp(y1, y2, sizeof y1) == 0);
         nm_mlp_ws_free(w1);
 
         nm_mlp_ws_free(wf);
@@ -570,6 +573,11 @@ static void test_errors(void)
     nm_mlp *c = nm_mlp_clone(m);
     CHECK(c && c->params != m->params && c->params[5] == 0.25f && c->nparams == 26);
     nm_mlp_free(c);
+    /* apply1 keeps its buffers on the stack: wider networks are refused. */
+    const size_t wide[3] = {3, NM_MLP_APPLY1_MAX_WIDTH + 1, 2};
+    nm_mlp *mw = nm_mlp_alloc(2, wide, a);
+    CHECK_FAILS(nm_mlp_apply1(mw, x, y), NM_EINVAL, "exceeds");
+    nm_mlp_free(mw);
     nm_act parsed;
     CHECK_OK(nm_act_parse("softplus", &parsed));
     CHECK(parsed == NM_ACT_SOFTPLUS);

@@ -340,11 +340,15 @@ static void *thread_main(void *p)
     }
     float y[TB * TOUT], y1[TOUT];
     for (int r = 0; r < REPS; r++) {
-        /* a batch (sgemm) and single rows (plain loops) */
+        /* a batch (sgemm) and single rows (plain loops, with and without a
+         * workspace: the same bits) */
         if ((j->st = nm_mlp_forward(j->m, ws, TB, j->x, y)) != NM_OK) break;
         if (memcmp(y, j->want, sizeof y) != 0) j->mismatches++;
         size_t row = (size_t)r % TB;
+        float y2[TOUT];
         if ((j->st = nm_mlp_forward1(j->m, w1, j->x + row * TIN, y1)) != NM_OK) break;
+        if ((j->st = nm_mlp_apply1(j->m, j->x + row * TIN, y2)) != NM_OK) break;
+        if (memcmp(y1, y2, sizeof y1) != 0) j->mismatches++;
     }
     nm_mlp_ws_free(ws);
     nm_mlp_ws_free(w1);

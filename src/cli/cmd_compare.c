@@ -1,0 +1,1009 @@
+/* cmd_compare.c -- `neuromap compare`: a learned model against the ground
+ * truth over a grid of control values: regimes side by side, agreement,
+ * transition points, boundedness, and at the training p values the ISI
+ * distance, D_H and D_stsp; optionally every ISI as CSV and a PNG
+ * bifurcation diagram (drawn by python/neuromap/plots.py).  Definitions:
+ * docs/evaluation.md. */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char *CMD = "compare";
+
+/* A periodic match needs the learned period within 25% of the truth's
+ * (issue 4: "for periodic, the period is within 25%"). */
+#define COMPARE_PERIOD_TOL 0.25
+/* Default delay of the D_stsp embedding (ms): about a third of an SRK spike
+ * (~70 ms), so V(t), V(t-tau), V(t-2 tau) span most of one spike and unfold
+ * its loop, while the slow burst envelope shows as position along the
+ * diagonal.  Applied to both sides (it must be the same for both). */
+#define COMPARE_STSP_TAU_MS 20.0
+#define COMPARE_STSP_DIM 3
+/* Default boundedness check: every free run goes on to 10^5 map steps
+ * (issue 4: "every free run of 100,000 steps at every grid point"). */
+#define COMPARE_BOUND_STEPS 100000
+#define COMPARE_MAX_POINTS 100000
+#define COMPARE_MAX_SERIES 32
+/* plots.py exits with this when matplotlib is missing. */
+#define PLOT_EXIT_NO_MATPLOTLIB 3
+
+static void help(void)
+{
+    printf("Usage: neuromap compare [MODEL] (--truth NAME | --truth-table FILE) [OPTIONS]\n"
+           "\n"
+           "Judge a learned model against the ground truth over a grid of control values p:\n"
+           "at each p both are run from their initial state for a transient, then the\n"
+           "window is classified (silent, periodic:K with its period, irregular; a learned\n"
+           "run that blows up is 'diverged').  A point matches when the class is the same\n"
+           "and, for periodic, K is the same and the period is within 25%%.  Printed after\n"
+           "the table: the agreement, the transition points of both, how many learned runs\n"
+           "stayed bounded, period errors, and at the training p values (from the model\n"
+           "file) the ISI-distribution distance W1, the spectral distance D_H and the\n"
+           "state-space divergence D_stsp (docs/evaluation.md).  Without MODEL, the truth\n"
+           "alone (e.g. its bifurcation diagram before any model exists).\n"
+           "\n"
+           "Ground truth (one of):\n"
+           "  --truth NAME         a built-in model: srk or hh\n"
+           "  --truth-table FILE   a recorded sweep, CSV with columns p,regime[,period_ms]\n"
+           "                       (e.g. `neuromap sweep --format csv`); its p values are the grid\n"
+           "  --truth-series FILE --p VALUE   a recorded V trace of the truth at p (repeatable):\n"
+           "                       the metrics are computed there instead of at the training p\n"
+           "  --truth-dt MS        sampling step of .npy truth series\n"
+           "  --param NAME=VAL     set a parameter of the built-in truth (repeatable)\n"
+           "Grid (with --truth):\n"
+           "  --p-min A --p-max B --p-step S   p = A, A+S, ..., B\n"
+           "Runs:\n"
+           "  --duration MS        analysed window (default: the model's, 60000 for srk)\n"
+           "  --transient MS       dropped first (default: the model's, 20000 for srk)\n"
+           "  --dt MS              sampling step of the truth (default: the model's, 5 for srk)\n"
+           "  --bound-steps N      learned runs go on to N map steps in total to check that\n"
+           "                       they stay bounded (default %d; 0: only the window)\n"
+           "  --threads N          worker threads (default 0 = all cores)\n"
+           "Metrics:\n"
+           "  --stsp-dim N         D_stsp delay-embedding dimension 1..3 (default %d)\n"
+           "  --stsp-tau MS        its delay (default %g ms)\n"
+           "  --dh-sigma HZ        D_H spectral smoothing (default %g Hz)\n"
+           "Output:\n"
+           "  --format F           table (default) or csv: p,truth_regime,truth_period_ms,\n"
+           "                       learned_regime,learned_period_ms,match\n"
+           "  --out FILE           write the table/CSV there (atomically); the summary goes to\n"
+           "                       standard output (standard error for csv on standard output)\n"
+           "  --isis FILE          every ISI of both sides: side,p,isi_ms,regime\n"
+           "  --plot PNG           the bifurcation diagram (ISIs against p, both sides), drawn\n"
+           "                       by /usr/bin/python3 with matplotlib from the ISI CSV (written\n"
+           "                       next to PNG unless --isis is given)\n"
+           "  --quiet              no timing lines on standard error\n"
+           "  -h, --help           this help\n"
+           "\n"
+           "Examples:\n"
+           "  neuromap compare srk.nmap --truth srk --p-min -46 --p-max -30 --p-step 0.25 \\\n"
+           "      --plot compare.png\n"
+           "  neuromap sweep --model srk --p-min -46 --p-max -30 --p-step 0.25 --format csv --out t.csv\n"
+           "  neuromap compare srk.nmap --truth-table t.csv --format csv\n",
+           COMPARE_BOUND_STEPS, COMPARE_STSP_DIM, COMPARE_STSP_TAU_MS, NM_DH_SIGMA_HZ);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- regimes as labels ------------------------------------------------- */
+
+/* "diverged" for a learned run without a regime, else the regime's name. */
+static const char *label(const nm_sweep_point *pt, const nm_regime *r, char *buf, size_t len)
+{
+    if (pt && pt->diverged) {
+        snprintf(buf, len, "diverged");
+        return buf;
+    }
+    return nm_regime_format(r, buf, len);
+}
+
+static int same_label(const nm_regime *a, int a_div, const nm_regime *b, int b_div)
+{
+    if (a_div || b_div) return a_div == b_div;
+    return a->cls == b->cls && (a->cls != NM_REGIME_PERIODIC || a->spikes_per_period == b->spikes_per_period);
+}
+
+/* The match rule of the table (docs/evaluation.md).  A truth period of 0
+ * (a recorded table without periods) is compared by K only. */
+static int regimes_match(const nm_regime *t, const nm_regime *l, int l_div)
+{
+    if (l_div || t->cls != l->cls) return 0;
+    if (t->cls != NM_REGIME_PERIODIC) return 1;
+    if (t->spikes_per_period != l->spikes_per_period) return 0;
+    if (t->period_ms <= 0) return 1;
+    return fabs(l->period_ms - t->period_ms) <= COMPARE_PERIOD_TOL * t->period_ms;
+}
+
+/* ---- transitions -------------------------------------------------------- */
+
+typedef struct transition {
+    double p;              /* midpoint between the two grid points */
+    char from[24], to[24];
+} transition;
+
+/* Changes of regime between consecutive grid points (at most np-1). */
+static size_t find_transitions(const double *p, const nm_regime *r, const nm_sweep_point *pts, size_t np,
+                               transition *out)
+{
+    size_t n = 0;
+    /* Regimes from r, or from the points (learned: with "diverged"). */
+    for (size_t i = 0; i + 1 < np; i++) {
+        const nm_sweep_point *a = pts ? &pts[i] : NULL, *b = pts ? &pts[i + 1] : NULL;
+        const nm_regime *ra = a ? &a->regime : &r[i], *rb = b ? &b->regime : &r[i + 1];
+        if (same_label(ra, a ? a->diverged : 0, rb, b ? b->diverged : 0)) continue;
+        out[n].p = 0.5 * (p[i] + p[i + 1]);
+        label(a, ra, out[n].from, sizeof out[n].from);
+        label(b, rb, out[n].to, sizeof out[n].to);
+        n++;
+    }
+    return n;
+}
+
+static void print_transitions(FILE *f, const char *who, const transition *t, size_t n)
+{
+    fprintf(f, "transitions %s:%s", who, n ? "\n" : " none\n");
+    for (size_t k = 0; k < n; k++) fprintf(f, "  %9.6g  %s -> %s\n", t[k].p, t[k].from, t[k].to);
+}
+
+/* For every truth transition A -> B, the nearest learned transition with
+ * the same change; failing that, the nearest learned onset of B (entered
+ * from another regime, e.g. through a short window of a third one). */
+static void print_transition_offsets(FILE *f, const transition *tt, size_t nt, const transition *lt, size_t nl)
+{
+    if (!nt) return;
+    fprintf(f, "transition offsets (learned - truth: nearest learned transition with the same change, else the "
+               "nearest onset of the same regime):\n");
+    for (size_t k = 0; k < nt; k++) {
+        const transition *same = NULL, *onset = NULL;
+        for (size_t j = 0; j < nl; j++) {
+            if (strcmp(tt[k].to, lt[j].to)) continue;
+            if (!strcmp(tt[k].from, lt[j].from) && (!same || fabs(lt[j].p - tt[k].p) < fabs(same->p - tt[k].p)))
+                same = &lt[j];
+            if (!onset || fabs(lt[j].p - tt[k].p) < fabs(onset->p - tt[k].p)) onset = &lt[j];
+        }
+        fprintf(f, "  %-12s -> %-12s at %9.6g: ", tt[k].from, tt[k].to, tt[k].p);
+        if (same) fprintf(f, "%+.4g\n", same->p - tt[k].p);
+        else if (onset) fprintf(f, "%+.4g (onset of %s, from %s)\n", onset->p - tt[k].p, onset->to, onset->from);
+        else fprintf(f, "not found in the learned system\n");
+    }
+}
+
+/* ---- reading and resampling truth series --------------------------------- */
+
+/* Linear interpolation of s onto the step dt (ms), from its first sample to
+ * its last; *out malloc'ed. */
+static int resample(const nm_series *s, double dt, double **out, size_t *n)
+{
+    double span = (double)(s->n - 1) * s->dt_ms;
+    size_t m = (size_t)floor(span / dt + 1e-9) + 1;
+    double *v = malloc(m * sizeof *v);
+    if (!v) return -1;
+    for (size_t i = 0; i < m; i++) {
+        double x = (double)i * dt / s->dt_ms;
+        size_t k = (size_t)x;
+        if (k >= s->n - 1) {
+            v[i] = s->v[s->n - 1];
+            continue;
+        }
+        double f = x - (double)k;
+        v[i] = (1 - f) * s->v[k] + f * s->v[k + 1];
+    }
+    *out = v;
+    *n = m;
+    return 0;
+}
+
+/* ---- metrics at one p ----------------------------------------------------- */
+
+typedef struct metric_row {
+    double p;
+    const char *source;           /* "simulated" or the series file */
+    double w1, w1_rel, dh, dstsp; /* NaN where not available */
+    char why[160];                /* why some are missing */
+} metric_row;
+
+static void note(metric_row *m, const char *what, const char *msg)
+{
+    size_t len = strlen(m->why);
+    snprintf(m->why + len, sizeof m->why - len, "%s%s: %s", len ? "; " : "", what, msg);
+}
+
+/* Truth V/ISIs vs learned V/ISIs, both sampled every dt ms. */
+static void metrics_at(metric_row *m, const double *vt, size_t nt, const double *isit, size_t nisit,
+                       const nm_sweep_point *lp, double dt, size_t stsp_dim, size_t stsp_tau, double dh_sigma)
+{
+    m->w1 = m->w1_rel = m->dh = m->dstsp = NAN;
+    if (lp->diverged) {
+        note(m, "learned", "run diverged");
+        return;
+    }
+    if (nisit && lp->nisi) {
+        if (nm_metric_wasserstein1(isit, nisit, lp->isi, lp->nisi, &m->w1) == NM_OK) {
+            double mean = 0;
+            for (size_t k = 0; k < nisit; k++) mean += isit[k];
+            m->w1_rel = m->w1 / (mean / (double)nisit);
+        }
+    } else {
+        note(m, "W1", nisit ? "learned has no ISIs" : "truth has no ISIs");
+    }
+    if (nm_metric_dh(vt, nt, lp->v, lp->nv, dt, dh_sigma, &m->dh)) note(m, "D_H", nm_last_error());
+    if (nm_metric_dstsp(vt, nt, lp->v, lp->nv, stsp_dim, stsp_tau, NM_DSTSP_BINS, &m->dstsp))
+        note(m, "D_stsp", nm_last_error());
+}
+
+static void print_num(FILE *f, double x, int width, int prec)
+{
+    if (isfinite(x)) fprintf(f, "%*.*f", width, prec, x);
+    else fprintf(f, "%*s", width, "n/a");
+}
+
+/* ---- the ISI file ---------------------------------------------------------- */
+
+static void isis_side(FILE *f, const char *side, const double *p, const nm_regime *r, const nm_sweep_point *pts,
+                      size_t np)
+{
+    char reg[32];
+    for (size_t i = 0; i < np; i++) {
+        label(pts, pts ? &pts[i].regime : &r[i], reg, sizeof reg);
+        /* One row without an ISI per point carries its regime (silent and
+         * diverged points have no ISIs to show). */
+        fprintf(f, "%s,%.10g,,%s\n", side, p[i], reg);
+        if (pts)
+            for (size_t k = 0; k < pts[i].nisi; k++) fprintf(f, "%s,%.10g,%.6f,%s\n", side, p[i], pts[i].isi[k], reg);
+    }
+}
+
+/* ---- running the plot script ------------------------------------------------- */
+
+/* Is dir/neuromap/plots.py there? */
+static int has_plots(const char *dir)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (snprintf(path, sizeof path, "%s/neuromap/plots.py", dir) >= (int)sizeof path) return 0;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The folder holding the neuromap Python package: $NEUROMAP_PYTHONPATH, or
+ * relative to this binary (installed: ../share/neuromap/python; a build
+ * folder inside the source tree: ../../python), or the source tree this
+ * file was compiled from. */
+static int find_python_dir(char *out, size_t len)
+{
+    const char *env = getenv("NEUROMAP_PYTHONPATH");
+    if (env && *env) {
+        if (has_plots(env)) {
+            snprintf(out, len, "%s", env);
+            return 0;
+        }
+        return -1;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        static const char *rel[] = {"/../share/neuromap/python", "/../python", "/../../python"};
+        for (size_t k = 0; k < sizeof rel / sizeof rel[0]; k++) {
+            char d[PATH_MAX];
+            if (snprintf(d, sizeof d, "%s%s", exe, rel[k]) >= (int)sizeof d) continue;
+            if (has_plots(d)) {
+                snprintf(out, len, "%s", d);
+                return 0;
+            }
+        }
+    }
+    /* __FILE__ is .../src/cli/cmd_compare.c when CMake compiles it. */
+    char src[PATH_MAX];
+    snprintf(src, sizeof src, "%s", __FILE__);
+    char *cut = strstr(src, "/src/cli/cmd_compare.c");
+    if (cut) {
+        snprintf(cut, sizeof src - (size_t)(cut - src), "/python");
+        if (has_plots(src)) {
+            snprintf(out, len, "%s", src);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Run PYTHON -m neuromap.plots ISIS -o PNG --title TITLE; 0 if the PNG was
+ * written, else a message has been printed. */
+static int run_plot(const char *isis, const char *png, const char *title)
+{
+    const char *python = getenv("NEUROMAP_PYTHON");
+    if (!python || !*python) python = "/usr/bin/python3";
+    char dir[PATH_MAX];
+    if (find_python_dir(dir, sizeof dir)) {
+        cli_fail(CMD, "cannot find the neuromap Python package (python/neuromap/plots.py); set "
+                 "NEUROMAP_PYTHONPATH to the folder that holds it.  The ISIs are in %s.", isis);
+        return -1;
+    }
+    /* Environment: the caller's, with PYTHONPATH prefixed and a headless
+     * matplotlib backend. */
+    size_t ne = 0;
+    while (environ[ne]) ne++;
+    char **env = calloc(ne + 3, sizeof *env);
+    char *pp = NULL, *mpl = NULL;
+    const char *old = getenv("PYTHONPATH");
+    if (!env || asprintf(&pp, "PYTHONPATH=%s%s%s", dir, old && *old ? ":" : "", old && *old ? old : "") < 0 ||
+        asprintf(&mpl, "MPLBACKEND=Agg") < 0) {
+        free(env);
+        cli_fail(CMD, "out of memory");
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < ne; i++)
+        if (strncmp(environ[i], "PYTHONPATH=", 11) && strncmp(environ[i], "MPLBACKEND=", 11)) env[k++] = environ[i];
+    env[k++] = pp;
+    env[k++] = mpl;
+    env[k] = NULL;
+    /* posix_spawn takes char *const[]: give it writable copies. */
+    char a0[] = "python3", a1[] = "-m", a2[] = "neuromap.plots", a4[] = "-o", a6[] = "--title";
+    char *a3 = strdup(isis), *a5 = strdup(png), *a7 = strdup(title);
+    char *args[] = {a0, a1, a2, a3, a4, a5, a6, a7, NULL};
+    pid_t pid;
+    int rc = (a3 && a5 && a7) ? posix_spawn(&pid, python, NULL, NULL, args, env) : ENOMEM;
+    free(a3);
+    free(a5);
+    free(a7);
+    free(pp);
+    free(mpl);
+    free(env);
+    if (rc != 0) {
+        cli_fail(CMD, "cannot run %s (%s): no plot drawn.  The ISIs are in %s; plot them with "
+                 "python3 -m neuromap.plots %s -o %s", python, strerror(rc), isis, isis, png);
+        return -1;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            cli_fail(CMD, "waiting for %s failed: %s", python, strerror(errno));
+            return -1;
+        }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == PLOT_EXIT_NO_MATPLOTLIB)
+        cli_fail(CMD, "%s has no matplotlib: no plot drawn (the ISIs are in %s)", python, isis);
+    else
+        cli_fail(CMD, "the plot script failed (%s -m neuromap.plots, exit %d): no plot drawn (the ISIs are in %s)",
+                 python, WIFEXITED(status) ? WEXITSTATUS(status) : -1, isis);
+    return -1;
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+typedef struct compare_args {
+    const char *model_path, *truth_name, *truth_table, *format, *out, *isis, *plot;
+    const char *series[COMPARE_MAX_SERIES];
+    double series_p[COMPARE_MAX_SERIES];
+    size_t nseries, nseries_p;
+    double truth_dt;
+    const char *params[64];
+    size_t nparams;
+    double pmin, pmax, pstep;
+    nm_sim_opts user;          /* NaN = the model's default */
+    unsigned long long bound_steps, threads, stsp_dim;
+    double stsp_tau_ms, dh_sigma;
+    int quiet;
+} compare_args;
+
+static int parse_args(int argc, char **argv, compare_args *a)
+{
+    enum { O_TRUTH = 256, O_TABLE, O_SERIES, O_P, O_TDT, O_PARAM, O_PMIN, O_PMAX, O_PSTEP, O_DUR, O_TRANS, O_DT,
+           O_BOUND, O_THREADS, O_SDIM, O_STAU, O_DHS, O_FORMAT, O_OUT, O_ISIS, O_PLOT, O_QUIET };
+    static const struct option opts[] = {
+        {"truth", required_argument, 0, O_TRUTH}, {"truth-table", required_argument, 0, O_TABLE},
+        {"truth-series", required_argument, 0, O_SERIES}, {"p", required_argument, 0, O_P},
+        {"truth-dt", required_argument, 0, O_TDT}, {"param", required_argument, 0, O_PARAM},
+        {"p-min", required_argument, 0, O_PMIN}, {"p-max", required_argument, 0, O_PMAX},
+        {"p-step", required_argument, 0, O_PSTEP}, {"duration", required_argument, 0, O_DUR},
+        {"transient", required_argument, 0, O_TRANS}, {"dt", required_argument, 0, O_DT},
+        {"bound-steps", required_argument, 0, O_BOUND}, {"threads", required_argument, 0, O_THREADS},
+        {"stsp-dim", required_argument, 0, O_SDIM}, {"stsp-tau", required_argument, 0, O_STAU},
+        {"dh-sigma", required_argument, 0, O_DHS}, {"format", required_argument, 0, O_FORMAT},
+        {"out", required_argument, 0, O_OUT}, {"isis", required_argument, 0, O_ISIS},
+        {"plot", required_argument, 0, O_PLOT}, {"quiet", no_argument, 0, O_QUIET},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': help(); return -2;
+        case O_TRUTH: a->truth_name = optarg; break;
+        case O_TABLE: a->truth_table = optarg; break;
+        case O_SERIES:
+            if (a->nseries == COMPARE_MAX_SERIES) {
+                cli_usage_error(CMD, "more than %d --truth-series", COMPARE_MAX_SERIES);
+                return -1;
+            }
+            if (a->nseries_p != a->nseries) {
+                cli_usage_error(CMD, "--truth-series %s: the previous --truth-series has no --p", optarg);
+                return -1;
+            }
+            a->series[a->nseries++] = optarg;
+            break;
+        case O_P:
+            if (a->nseries_p + 1 != a->nseries) {
+                cli_usage_error(CMD, "--p %s must follow a --truth-series FILE", optarg);
+                return -1;
+            }
+            if (cli_double(CMD, "--p", optarg, &a->series_p[a->nseries_p])) return -1;
+            a->nseries_p++;
+            break;
+        case O_TDT:
+            if (cli_double(CMD, "--truth-dt", optarg, &a->truth_dt)) return -1;
+            if (!(a->truth_dt > 0)) {
+                cli_usage_error(CMD, "--truth-dt must be > 0 (got %g)", a->truth_dt);
+                return -1;
+            }
+            break;
+        case O_PARAM:
+            if (a->nparams == sizeof a->params / sizeof a->params[0]) {
+                cli_usage_error(CMD, "too many --param options");
+                return -1;
+            }
+            a->params[a->nparams++] = optarg;
+            break;
+        case O_PMIN:
+            if (cli_double(CMD, "--p-min", optarg, &a->pmin)) return -1;
+            break;
+        case O_PMAX:
+            if (cli_double(CMD, "--p-max", optarg, &a->pmax)) return -1;
+            break;
+        case O_PSTEP:
+            if (cli_double(CMD, "--p-step", optarg, &a->pstep)) return -1;
+            break;
+        case O_DUR:
+            if (cli_double(CMD, "--duration", optarg, &a->user.duration_ms)) return -1;
+            break;
+        case O_TRANS:
+            if (cli_double(CMD, "--transient", optarg, &a->user.transient_ms)) return -1;
+            break;
+        case O_DT:
+            if (cli_double(CMD, "--dt", optarg, &a->user.dt_ms)) return -1;
+            break;
+        case O_BOUND:
+            if (cli_ulong(CMD, "--bound-steps", optarg, &a->bound_steps)) return -1;
+            break;
+        case O_THREADS:
+            if (cli_ulong(CMD, "--threads", optarg, &a->threads)) return -1;
+            if (a->threads > 256) {
+                cli_usage_error(CMD, "--threads %llu is too many", a->threads);
+                return -1;
+            }
+            break;
+        case O_SDIM:
+            if (cli_ulong(CMD, "--stsp-dim", optarg, &a->stsp_dim)) return -1;
+            if (a->stsp_dim < 1 || a->stsp_dim > NM_DSTSP_MAX_DIM) {
+                cli_usage_error(CMD, "--stsp-dim must be 1..%d (got %llu)", NM_DSTSP_MAX_DIM, a->stsp_dim);
+                return -1;
+            }
+            break;
+        case O_STAU:
+            if (cli_double(CMD, "--stsp-tau", optarg, &a->stsp_tau_ms)) return -1;
+            if (!(a->stsp_tau_ms > 0)) {
+                cli_usage_error(CMD, "--stsp-tau must be > 0 ms (got %g)", a->stsp_tau_ms);
+                return -1;
+            }
+            break;
+        case O_DHS:
+            if (cli_double(CMD, "--dh-sigma", optarg, &a->dh_sigma)) return -1;
+            if (!(a->dh_sigma >= 0)) {
+                cli_usage_error(CMD, "--dh-sigma must be >= 0 Hz (got %g)", a->dh_sigma);
+                return -1;
+            }
+            break;
+        case O_FORMAT: a->format = optarg; break;
+        case O_OUT: a->out = optarg; break;
+        case O_ISIS: a->isis = optarg; break;
+        case O_PLOT: a->plot = optarg; break;
+        case O_QUIET: a->quiet = 1; break;
+        default: cli_bad_option(CMD, argc, argv); return -1;
+        }
+    }
+    if (optind < argc) a->model_path = argv[optind++];
+    if (optind < argc) {
+        cli_usage_error(CMD, "unexpected argument '%s' (one MODEL at most)", argv[optind]);
+        return -1;
+    }
+    if (a->nseries_p != a->nseries) {
+        cli_usage_error(CMD, "--truth-series %s has no --p VALUE after it", a->series[a->nseries - 1]);
+        return -1;
+    }
+    if (!a->truth_name == !a->truth_table) {
+        cli_usage_error(CMD, a->truth_name ? "give --truth or --truth-table, not both"
+                                           : "the ground truth is required: --truth NAME or --truth-table FILE");
+        return -1;
+    }
+    if (strcmp(a->format, "table") && strcmp(a->format, "csv")) {
+        cli_usage_error(CMD, "--format must be table or csv (got '%s')", a->format);
+        return -1;
+    }
+    int grid_given = !isnan(a->pmin) || !isnan(a->pmax) || !isnan(a->pstep);
+    if (a->truth_table) {
+        if (grid_given) {
+            cli_usage_error(CMD, "with --truth-table the grid is the table's p column: drop --p-min/--p-max/--p-step");
+            return -1;
+        }
+        if (a->nparams) {
+            cli_usage_error(CMD, "--param applies to a built-in --truth only");
+            return -1;
+        }
+    } else {
+        if (isnan(a->pmin) || isnan(a->pmax) || isnan(a->pstep)) {
+            cli_usage_error(CMD, "--p-min, --p-max and --p-step are all required with --truth");
+            return -1;
+        }
+        if (!(a->pstep > 0)) {
+            cli_usage_error(CMD, "--p-step must be > 0 (got %g)", a->pstep);
+            return -1;
+        }
+        if (a->pmax < a->pmin) {
+            cli_usage_error(CMD, "--p-max (%g) is below --p-min (%g)", a->pmax, a->pmin);
+            return -1;
+        }
+        if ((a->pmax - a->pmin) / a->pstep > COMPARE_MAX_POINTS) {
+            cli_usage_error(CMD, "the grid has more than %d points", COMPARE_MAX_POINTS);
+            return -1;
+        }
+    }
+    if (!a->model_path && a->nseries) {
+        cli_usage_error(CMD, "--truth-series needs a MODEL to compare with");
+        return -1;
+    }
+    return 0;
+}
+
+/* Derived ISI path for --plot without --isis: PNG minus ".png" + ".isis.csv". */
+static char *isis_path_for(const char *png)
+{
+    size_t n = strlen(png);
+    if (n > 4 && !strcasecmp(png + n - 4, ".png")) n -= 4;
+    char *s = malloc(n + 10);
+    if (s) {
+        memcpy(s, png, n);
+        memcpy(s + n, ".isis.csv", 10);
+    }
+    return s;
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    compare_args a;
+    memset(&a, 0, sizeof a);
+    a.format = "table";
+    a.pmin = a.pmax = a.pstep = NAN;
+    a.user.duration_ms = a.user.transient_ms = a.user.dt_ms = a.user.rtol = a.user.atol = NAN;
+    a.bound_steps = COMPARE_BOUND_STEPS;
+    a.stsp_dim = COMPARE_STSP_DIM;
+    a.stsp_tau_ms = COMPARE_STSP_TAU_MS;
+    a.dh_sigma = NM_DH_SIGMA_HZ;
+    int pr = parse_args(argc, argv, &a);
+    if (pr == -2) return NM_EXIT_OK;
+    if (pr) return NM_EXIT_USAGE;
+
+    int rc = NM_EXIT_OK;
+    nm_status st;
+    nm_model *truth = NULL;
+    nm_learned *lm = NULL;
+    double *p = NULL;
+    nm_regime *tr = NULL;        /* truth regimes on the grid */
+    nm_sweep_point *tpts = NULL; /* truth points (built-in truth only) */
+    nm_sweep_point *lpts = NULL; /* learned points */
+    nm_sweep_point *mt = NULL, *ml = NULL; /* at the metric p values */
+    double *mp = NULL;
+    size_t np = 0, nm = 0;
+    metric_row *rows = NULL;
+    transition *ttr = NULL, *ltr = NULL;
+    char *tbuf = NULL, *ibuf = NULL, *isis_path = NULL;
+    nm_series *ser[COMPARE_MAX_SERIES] = {0};
+    double *sv[COMPARE_MAX_SERIES] = {0};
+    size_t svn[COMPARE_MAX_SERIES] = {0};
+    double *sisi[COMPARE_MAX_SERIES] = {0};
+    size_t snisi[COMPARE_MAX_SERIES] = {0};
+    const char *truth_label = a.truth_name ? a.truth_name : a.truth_table;
+
+    /* The model first: a bad model file is the likeliest mistake. */
+    if (a.model_path && (st = nm_learned_load(a.model_path, &lm))) {
+        rc = cli_lib_fail(CMD, st);
+        goto done;
+    }
+
+    /* Ground truth on the grid. */
+    nm_sim_opts so;
+    nm_regime_opts ro;
+    nm_regime_opts_default(&ro);
+    if (a.truth_name) {
+        const nm_model_type *type = nm_model_type_find(a.truth_name);
+        if (!type) {
+            rc = cli_usage_error(CMD, "--truth: %s", nm_last_error());
+            goto done;
+        }
+        if (!(truth = nm_model_alloc(type))) {
+            rc = cli_lib_fail(CMD, NM_ENOMEM);
+            goto done;
+        }
+        for (size_t i = 0; i < a.nparams; i++)
+            if (cli_model_param(CMD, truth, a.params[i])) {
+                rc = NM_EXIT_USAGE;
+                goto done;
+            }
+        nm_sim_opts user = a.user;
+        user.noise_mv = 0;
+        user.seed = 0;
+        user.record_states = 0;
+        cli_sim_opts(truth, &user, &so);
+        np = (size_t)floor((a.pmax - a.pmin) / a.pstep + 1e-9) + 1;
+        p = malloc(np * sizeof *p);
+        tr = malloc(np * sizeof *tr);
+        tpts = calloc(np, sizeof *tpts);
+        if (!p || !tr || !tpts) {
+            rc = cli_fail(CMD, "out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < np; i++) p[i] = a.pmin + (double)i * a.pstep;
+        double t0 = now_s();
+        if ((st = nm_model_sweep_points(truth, p, np, &so, &ro, (int)a.threads, 0, tpts))) {
+            rc = cli_lib_fail(CMD, st);
+            goto done;
+        }
+        for (size_t i = 0; i < np; i++) tr[i] = tpts[i].regime;
+        if (!a.quiet)
+            fprintf(stderr, "neuromap compare: truth %s, %zu points of %g ms (+%g ms transient) in %.2f s\n",
+                    nm_model_name(truth), np, so.duration_ms, so.transient_ms, now_s() - t0);
+    } else {
+        if ((st = nm_regime_table_read(a.truth_table, &p, &tr, &np))) {
+            rc = cli_lib_fail(CMD, st);
+            goto done;
+        }
+        /* No model to take a protocol from: the SRK one (the sweep's). */
+        nm_sim_opts_default(&so);
+        if (!isnan(a.user.duration_ms)) so.duration_ms = a.user.duration_ms;
+        if (!isnan(a.user.transient_ms)) so.transient_ms = a.user.transient_ms;
+    }
+
+    /* The learned model on the same grid. */
+    nm_learned_sweep_opts lo;
+    nm_learned_sweep_opts_default(&lo);
+    lo.transient_ms = so.transient_ms;
+    lo.duration_ms = so.duration_ms;
+    lo.bound_steps = (size_t)a.bound_steps;
+    lo.nthreads = (int)a.threads;
+    lo.regime = ro;
+    if (lm) {
+        if (!(lpts = calloc(np, sizeof *lpts))) {
+            rc = cli_fail(CMD, "out of memory");
+            goto done;
+        }
+        double t0 = now_s();
+        if ((st = nm_learned_sweep(lm, p, np, &lo, lpts))) {
+            rc = cli_lib_fail(CMD, st);
+            goto done;
+        }
+        if (!a.quiet)
+            fprintf(stderr, "neuromap compare: learned model, %zu points (>= %zu map steps each) in %.2f s\n", np,
+                    lo.bound_steps, now_s() - t0);
+    }
+
+    /* Metrics at the training p values (or at the given truth series). */
+    double ldt = lm ? nm_learned_dt_ms(lm) : 0;
+    if (lm) {
+        if (a.nseries) {
+            nm = a.nseries;
+        } else if (truth) {
+            const double *tp = nm_learned_train_p(lm, &nm);
+            if (!tp) nm = 0;
+            if (nm) {
+                if (!(mp = malloc(nm * sizeof *mp))) {
+                    rc = cli_fail(CMD, "out of memory");
+                    goto done;
+                }
+                memcpy(mp, tp, nm * sizeof *mp);
+            }
+        }
+        if (a.nseries) {
+            if (!(mp = malloc(nm * sizeof *mp))) {
+                rc = cli_fail(CMD, "out of memory");
+                goto done;
+            }
+            memcpy(mp, a.series_p, nm * sizeof *mp);
+        }
+    }
+    if (nm) {
+        rows = calloc(nm, sizeof *rows);
+        ml = calloc(nm, sizeof *ml);
+        if (!rows || !ml) {
+            rc = cli_fail(CMD, "out of memory");
+            goto done;
+        }
+        nm_learned_sweep_opts mo = lo;
+        mo.keep_v = 1;
+        mo.bound_steps = 0;
+        if ((st = nm_learned_sweep(lm, mp, nm, &mo, ml))) {
+            rc = cli_lib_fail(CMD, st);
+            goto done;
+        }
+        size_t tau = (size_t)lround(a.stsp_tau_ms / ldt);
+        if (tau < 1) tau = 1;
+        if (a.nseries) {
+            for (size_t k = 0; k < nm; k++) {
+                if ((st = nm_series_read(a.series[k], a.truth_dt, mp[k], 16, &ser[k]))) {
+                    rc = cli_lib_fail(CMD, st);
+                    goto done;
+                }
+                if (resample(ser[k], ldt, &sv[k], &svn[k])) {
+                    rc = cli_fail(CMD, "out of memory");
+                    goto done;
+                }
+                double *times = NULL;
+                size_t ns = 0;
+                if ((st = nm_spikes_detect(sv[k], svn[k], ldt, 0, nm_learned_threshold_mv(lm), &times, &ns))) {
+                    rc = cli_lib_fail(CMD, st);
+                    goto done;
+                }
+                if (ns >= 2 && (sisi[k] = malloc((ns - 1) * sizeof(double)))) {
+                    for (size_t q = 0; q + 1 < ns; q++) sisi[k][q] = times[q + 1] - times[q];
+                    snisi[k] = ns - 1;
+                }
+                free(times);
+                rows[k].p = mp[k];
+                rows[k].source = a.series[k];
+                metrics_at(&rows[k], sv[k], svn[k], sisi[k], snisi[k], &ml[k], ldt, (size_t)a.stsp_dim, tau,
+                           a.dh_sigma);
+            }
+        } else {
+            /* The truth at the map's step, same window. */
+            nm_sim_opts mso = so;
+            mso.dt_ms = ldt;
+            if (!(mt = calloc(nm, sizeof *mt))) {
+                rc = cli_fail(CMD, "out of memory");
+                goto done;
+            }
+            if ((st = nm_model_sweep_points(truth, mp, nm, &mso, &ro, (int)a.threads, 1, mt))) {
+                rc = cli_lib_fail(CMD, st);
+                goto done;
+            }
+            for (size_t k = 0; k < nm; k++) {
+                rows[k].p = mp[k];
+                rows[k].source = "simulated";
+                metrics_at(&rows[k], mt[k].v, mt[k].nv, mt[k].isi, mt[k].nisi, &ml[k], ldt, (size_t)a.stsp_dim,
+                           tau, a.dh_sigma);
+            }
+        }
+    }
+
+    /* Agreement and transitions. */
+    size_t matches = 0, bounded = 0, diverged = 0, nper = 0;
+    double per_err_sum = 0, per_err_max = 0;
+    int *match = calloc(np, sizeof *match);
+    ttr = calloc(np, sizeof *ttr);
+    ltr = calloc(np, sizeof *ltr);
+    if (!match || !ttr || !ltr) {
+        free(match);
+        rc = cli_fail(CMD, "out of memory");
+        goto done;
+    }
+    if (lm)
+        for (size_t i = 0; i < np; i++) {
+            match[i] = regimes_match(&tr[i], &lpts[i].regime, lpts[i].diverged);
+            matches += (size_t)match[i];
+            bounded += (size_t)lpts[i].bounded;
+            diverged += (size_t)lpts[i].diverged;
+            if (match[i] && tr[i].cls == NM_REGIME_PERIODIC && tr[i].period_ms > 0) {
+                double e = fabs(lpts[i].regime.period_ms - tr[i].period_ms) / tr[i].period_ms;
+                per_err_sum += e;
+                per_err_max = fmax(per_err_max, e);
+                nper++;
+            }
+        }
+    size_t nt = find_transitions(p, tr, NULL, np, ttr);
+    size_t nl = lm ? find_transitions(p, NULL, lpts, np, ltr) : 0;
+
+    /* The table. */
+    int csv = !strcmp(a.format, "csv");
+    size_t tlen = 0;
+    FILE *tf = a.out ? open_memstream(&tbuf, &tlen) : stdout;
+    if (!tf) {
+        free(match);
+        rc = cli_fail(CMD, "out of memory");
+        goto done;
+    }
+    char r1[32], r2[32];
+    if (csv) fprintf(tf, lm ? "p,truth_regime,truth_period_ms,learned_regime,learned_period_ms,match\n"
+                            : "p,truth_regime,truth_period_ms\n");
+    else if (lm) fprintf(tf, "%10s  %-12s %12s  %-12s %12s  %s\n", "p", "truth", "period (ms)", "learned",
+                         "period (ms)", "match");
+    else fprintf(tf, "%10s  %-12s %12s\n", "p", "truth", "period (ms)");
+    for (size_t i = 0; i < np; i++) {
+        nm_regime_format(&tr[i], r1, sizeof r1);
+        int tper = tr[i].cls == NM_REGIME_PERIODIC && tr[i].period_ms > 0;
+        if (lm) label(&lpts[i], &lpts[i].regime, r2, sizeof r2);
+        int lper = lm && !lpts[i].diverged && lpts[i].regime.cls == NM_REGIME_PERIODIC;
+        if (csv) {
+            fprintf(tf, "%.10g,%s,", p[i], r1);
+            if (tper) fprintf(tf, "%.6g", tr[i].period_ms);
+            if (lm) {
+                fprintf(tf, ",%s,", r2);
+                if (lper) fprintf(tf, "%.6g", lpts[i].regime.period_ms);
+                fprintf(tf, ",%d", match[i]);
+            }
+            fputc('\n', tf);
+        } else {
+            fprintf(tf, "%10.4g  %-12s ", p[i], r1);
+            if (tper) fprintf(tf, "%12.1f", tr[i].period_ms);
+            else fprintf(tf, "%12s", "-");
+            if (lm) {
+                fprintf(tf, "  %-12s ", r2);
+                if (lper) fprintf(tf, "%12.1f", lpts[i].regime.period_ms);
+                else fprintf(tf, "%12s", "-");
+                fprintf(tf, "  %s", match[i] ? "yes" : "no");
+                if (!lpts[i].bounded && !lpts[i].diverged) fprintf(tf, " (unbounded later)");
+            }
+            fputc('\n', tf);
+        }
+    }
+    if (a.out) {
+        fclose(tf);
+        if ((st = nm_file_write_atomic(a.out, tbuf, tlen))) {
+            free(match);
+            rc = cli_lib_fail(CMD, st);
+            goto done;
+        }
+    }
+
+    /* The summary. */
+    FILE *sf = (csv && !a.out) ? stderr : stdout;
+    if (!csv && !a.out) fputc('\n', sf);
+    fprintf(sf, "truth: %s; grid: %zu points, %g .. %g\n", truth_label, np, p[0], p[np - 1]);
+    if (lm) {
+        size_t ntp = 0;
+        const double *tp = nm_learned_train_p(lm, &ntp);
+        fprintf(sf, "model: %s (map step %g ms, threshold %g mV); training p:", a.model_path, ldt,
+                nm_learned_threshold_mv(lm));
+        for (size_t k = 0; k < ntp; k++) fprintf(sf, " %g", tp[k]);
+        fputc('\n', sf);
+        fprintf(sf, "agreement: %zu/%zu = %.1f%% (same class; periodic: same K and period within %.0f%%)\n",
+                matches, np, 100.0 * (double)matches / (double)np, 100 * COMPARE_PERIOD_TOL);
+        if (nper)
+            fprintf(sf, "period error of matched periodic points: mean %.1f%%, max %.1f%% (%zu points)\n",
+                    100 * per_err_sum / (double)nper, 100 * per_err_max, nper);
+        /* As nm_learned_sweep counts them: transient + window, or more. */
+        size_t run_steps = (size_t)llround(so.transient_ms / ldt) + (size_t)llround(so.duration_ms / ldt);
+        if (lo.bound_steps > run_steps) run_steps = lo.bound_steps;
+        fprintf(sf, "bounded runs: %zu/%zu (%zu map steps each = %.0f s of model time); diverged before the end "
+                "of the window: %zu\n", bounded, np, run_steps, 1e-3 * (double)run_steps * ldt, diverged);
+        for (size_t i = 0; i < np && diverged; i++)
+            if (lpts[i].diverged) fprintf(sf, "  diverged at p = %g: %s\n", p[i], lpts[i].message);
+    }
+    print_transitions(sf, "truth", ttr, nt);
+    if (lm) {
+        print_transitions(sf, "learned", ltr, nl);
+        print_transition_offsets(sf, ttr, nt, ltr, nl);
+    }
+    if (nm) {
+        size_t tau = (size_t)lround(a.stsp_tau_ms / ldt);
+        fprintf(sf, "metrics (truth vs learned V sampled every %g ms, %g ms windows; D_H smoothing %g Hz; D_stsp "
+                "%llu-D delay embedding, tau %zu steps = %g ms, %d bins/dim):\n", ldt, so.duration_ms, a.dh_sigma,
+                a.stsp_dim, tau < 1 ? 1 : tau, (double)(tau < 1 ? 1 : tau) * ldt, NM_DSTSP_BINS);
+        fprintf(sf, "  %9s  %-14s %-14s %10s %8s %7s %8s  %s\n", "p", "truth", "learned", "W1_ISI(ms)", "W1/mean",
+                "D_H", "D_stsp", "truth from");
+        for (size_t k = 0; k < nm; k++) {
+            char rt[32], rl[32];
+            if (mt) nm_regime_format(&mt[k].regime, rt, sizeof rt);
+            else snprintf(rt, sizeof rt, "(recorded)");
+            label(&ml[k], &ml[k].regime, rl, sizeof rl);
+            fprintf(sf, "  %9.4g  %-14s %-14s ", rows[k].p, rt, rl);
+            print_num(sf, rows[k].w1, 10, 2);
+            fputc(' ', sf);
+            print_num(sf, rows[k].w1_rel, 8, 3);
+            fputc(' ', sf);
+            print_num(sf, rows[k].dh, 7, 3);
+            fputc(' ', sf);
+            print_num(sf, rows[k].dstsp, 8, 3);
+            fprintf(sf, "  %s\n", rows[k].source);
+            if (rows[k].why[0]) fprintf(sf, "  %9s  (%s)\n", "", rows[k].why);
+        }
+    }
+    free(match);
+
+    /* Every ISI, and the plot. */
+    if (a.plot && !a.isis) {
+        if (!(isis_path = isis_path_for(a.plot))) {
+            rc = cli_fail(CMD, "out of memory");
+            goto done;
+        }
+    }
+    const char *ipath = a.isis ? a.isis : isis_path;
+    if (ipath) {
+        size_t ilen = 0;
+        FILE *f = open_memstream(&ibuf, &ilen);
+        if (!f) {
+            rc = cli_fail(CMD, "out of memory");
+            goto done;
+        }
+        fprintf(f, "# neuromap compare: every ISI (ms) of the analysed windows; a row without isi_ms per point\n"
+                   "# carries its regime (silent and diverged points have no ISIs)\n");
+        fprintf(f, "# truth: %s\n", truth_label);
+        if (lm) {
+            size_t ntp = 0;
+            const double *tp = nm_learned_train_p(lm, &ntp);
+            fprintf(f, "# model: %s\n# train_p:", a.model_path);
+            for (size_t k = 0; k < ntp; k++) fprintf(f, "%s%.10g", k ? "," : " ", tp[k]);
+            fprintf(f, "\n# agreement: %.6f\n", (double)matches / (double)np);
+        }
+        fprintf(f, "# window_ms: %g\n", so.duration_ms);
+        if (truth) {
+            /* The axis label of the plot: "VS (mV)". */
+            const char *unit = "";
+            for (size_t k = 0; k < nm_model_nparams(truth); k++)
+                if (!strcmp(nm_model_param_name(truth, k), nm_model_control_name(truth)))
+                    unit = nm_model_param_unit(truth, k);
+            fprintf(f, "# p_label: %s%s%s%s\n", nm_model_control_name(truth), *unit ? " (" : "", unit,
+                    *unit ? ")" : "");
+        }
+        fprintf(f, "side,p,isi_ms,regime\n");
+        isis_side(f, "truth", p, tr, tpts, np);
+        if (lm) isis_side(f, "learned", p, NULL, lpts, np);
+        fclose(f);
+        if ((st = nm_file_write_atomic(ipath, ibuf, ilen))) {
+            rc = cli_lib_fail(CMD, st);
+            goto done;
+        }
+    }
+    if (a.plot) {
+        char title[512];
+        if (lm)
+            snprintf(title, sizeof title, "%s vs truth %s: agreement %.1f%%", a.model_path, truth_label,
+                     100.0 * (double)matches / (double)np);
+        else snprintf(title, sizeof title, "truth %s", truth_label);
+        if (run_plot(ipath, a.plot, title)) rc = NM_EXIT_FAIL;
+        else if (!a.quiet) fprintf(stderr, "neuromap compare: wrote %s (ISIs in %s)\n", a.plot, ipath);
+    }
+
+done:
+    for (size_t k = 0; k < COMPARE_MAX_SERIES; k++) {
+        nm_series_free(ser[k]);
+        free(sv[k]);
+        free(sisi[k]);
+    }
+    if (tpts) nm_sweep_points_clear(tpts, np);
+    if (lpts) nm_sweep_points_clear(lpts, np);
+    if (mt) nm_sweep_points_clear(mt, nm);
+    if (ml) nm_sweep_points_clear(ml, nm);
+    free(tpts);
+    free(lpts);
+    free(mt);
+    free(ml);
+    free(mp);
+    free(rows);
+    free(ttr);
+    free(ltr);
+    free(tbuf);
+    free(ibuf);
+    free(isis_path);
+    free(p);
+    free(tr);
+    nm_learned_free(lm);
+    nm_model_free(truth);
+    return rc;
+}
