@@ -48,6 +48,12 @@ typedef enum nm_status {
     NM_ETHREAD = 10    /* thread creation failed */
 } nm_status;
 
+/* Threads OpenBLAS may use inside one matrix product (process-wide, set
+ * once at start-up).  The networks here are small: one thread is fastest and
+ * leaves the cores to the caller's own threads; the `neuromap` command sets 1
+ * unless OPENBLAS_NUM_THREADS is in the environment. */
+void nm_set_blas_threads(int n);
+
 /* Short fixed description of a status code ("invalid argument", ...). */
 const char *nm_strerror(nm_status status);
 
@@ -580,6 +586,8 @@ typedef struct nm_sweep_point {
     size_t steps_run;        /* learned: map steps completed (transient + window + check) */
     double latent_max_abs;   /* learned: max |x_j| over the steps completed */
     char message[160];       /* learned: why it diverged ("" if it did not) */
+    double v_end;            /* V (mV) at the end of the window: for a silent point,
+                                the resting potential it settled at */
     double *isi;             /* [nisi] ISIs (ms) of the analysed window, malloc'ed */
     size_t nisi;
     double *v;               /* [nv] V (mV) of the window if requested, else NULL */
@@ -620,6 +628,13 @@ nm_status nm_model_sweep_points(const nm_model *m, const double *p, size_t np,
                                 const nm_sim_opts *sim, const nm_regime_opts *ro, int nthreads,
                                 int keep_v, nm_sweep_point *points);
 
+/* Do two regimes agree?  Same class and, for periodic, the same number of
+ * spikes per period K and |period_l - period_t| <= period_rel_tol *
+ * period_t (a truth period of 0, i.e. unknown, compares K only).  `neuromap
+ * compare` uses period_rel_tol = NM_MATCH_PERIOD_TOL. */
+#define NM_MATCH_PERIOD_TOL 0.25
+int nm_regime_match(const nm_regime *truth, const nm_regime *learned, double period_rel_tol);
+
 /* Read a recorded sweep: CSV with a header naming at least the columns `p`
  * and `regime` (silent, periodic:K, irregular; "diverged" is refused) and
  * optionally `period_ms` (other columns ignored; '#' comments and blank
@@ -627,6 +642,46 @@ nm_status nm_model_sweep_points(const nm_model *m, const double *p, size_t np,
  * are returned sorted by p (duplicates refused); *p and *regimes are
  * malloc'ed.  Periods are 0 where not given.  Messages name file and line. */
 nm_status nm_regime_table_read(const char *path, double **p, nm_regime **regimes, size_t *n);
+
+/* ======================================================================== */
+/* NEURON plugin support (mod/neuromap_cell.mod, mod/neuromap_clamp.mod)      */
+/* ======================================================================== */
+
+/* A registry of loaded learned models, shared by integer handles.  NEURON
+ * cells keep their numbers in double-valued RANGE variables and cannot hold a
+ * C pointer portably, so they refer to a model by a handle.  This registry is
+ * the ONE deliberate piece of global mutable state in libneuromap: every
+ * function below is thread-safe (one mutex), and the models are read-only
+ * after loading, so cells on several NEURON threads step one model at once.
+ *
+ * nm_plugin_acquire loads a model file, or, if the same unchanged file (same
+ * device, inode, size and modification time) is already loaded, adds a
+ * reference to it; a file replaced on disk (e.g. retrained: written by
+ * rename, a new inode) is loaded afresh while cells holding the old one keep
+ * it.  nm_plugin_release drops one reference and frees the model when the
+ * last one goes.  Handles are > 0 (0 means "none"); a handle whose model was
+ * freed is refused, not mistaken for the model that reuses its slot. */
+#define NM_PLUGIN_MAX_MODELS 1024  /* different model files loaded at once */
+#define NM_PLUGIN_MAX_DIM 16       /* latent dimension a NEURON cell can hold */
+
+nm_status nm_plugin_acquire(const char *path, int *handle);
+nm_status nm_plugin_release(int handle);     /* NM_EINVAL if not a live handle */
+const nm_learned *nm_plugin_get(int handle); /* NULL if not a live handle */
+size_t nm_plugin_count(void);                /* models loaded now */
+size_t nm_plugin_refcount(int handle);       /* references to it (0 if not live) */
+
+/* The glue the mod files call (ints, doubles and double arrays only, so a
+ * mod file can declare them without including this header, whose parameter
+ * and member names clash with the macros nocmodl defines).  Each fails with
+ * NM_EINVAL for a handle that is not live.
+ *   info: latent dimension, map time step (ms), spike threshold (mV);
+ *   init: x[dim] <- the model's start state, *v <- its decoded V (mV);
+ *   step: x[dim] <- F(x, p), *v <- decoded V; on failure (NM_ENUMERIC: the
+ *         run left the bounded region) x is left unchanged.
+ * Pointers for outputs not wanted may be NULL (except x). */
+nm_status nm_plugin_info(int handle, int *dim, double *dt_ms, double *threshold_mv);
+nm_status nm_plugin_init(int handle, double *x, double *v);
+nm_status nm_plugin_step(int handle, double p, double *x, double *v);
 
 #ifdef __cplusplus
 }

@@ -205,6 +205,7 @@ static nm_status truth_point(void *w, const void *shared, double p, size_t i, nm
     o.seed = s->sim->seed + (uint64_t)i; /* the seeds nm_sweep uses */
     nm_series *ser = NULL;
     if ((st = nm_simulate(m, &o, &ser))) return st;
+    pt->v_end = ser->v[ser->n - 1];
     st = classify_window(ser->v, ser->n, ser->dt_ms, ser->t0_ms, nm_model_spike_threshold(m), s->ro, pt);
     if (!st && s->keep_v) {
         /* Hand the series' V buffer over instead of copying it. */
@@ -242,6 +243,15 @@ nm_status nm_model_sweep_points(const nm_model *m, const double *p, size_t np, c
                            p[i]);
     truth_shared s = {m, sim, ro, keep_v};
     return pool_run(&truth_kind, &s, nm_model_control_name(m), p, np, nthreads, points);
+}
+
+int nm_regime_match(const nm_regime *t, const nm_regime *l, double period_rel_tol)
+{
+    if (!t || !l || t->cls != l->cls) return 0;
+    if (t->cls != NM_REGIME_PERIODIC) return 1;
+    if (t->spikes_per_period != l->spikes_per_period) return 0;
+    if (t->period_ms <= 0) return 1;
+    return fabs(l->period_ms - t->period_ms) <= period_rel_tol * t->period_ms;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -522,6 +532,7 @@ static nm_status learned_point(void *wp, const void *shared, double p, size_t i,
         return NM_OK;
     }
     if (st) return st;
+    pt->v_end = w->win[s->nwin - 1];
     if ((st = classify_window(w->win, s->nwin, s->dt_ms, (double)(s->ntrans + 1) * s->dt_ms,
                                  nm_learned_threshold_mv(s->m), &s->o->regime, pt)))
         return st;

@@ -25,7 +25,7 @@ static const char *CMD = "compare";
 
 /* A periodic match needs the learned period within 25% of the truth's
  * (issue 4: "for periodic, the period is within 25%"). */
-#define COMPARE_PERIOD_TOL 0.25
+#define COMPARE_PERIOD_TOL NM_MATCH_PERIOD_TOL
 /* Default delay of the D_stsp embedding (ms): about a third of an SRK spike
  * (~70 ms), so V(t), V(t-tau), V(t-2 tau) span most of one spike and unfold
  * its loop, while the slow burst envelope shows as position along the
@@ -121,15 +121,11 @@ static int same_label(const nm_regime *a, int a_div, const nm_regime *b, int b_d
     return a->cls == b->cls && (a->cls != NM_REGIME_PERIODIC || a->spikes_per_period == b->spikes_per_period);
 }
 
-/* The match rule of the table (docs/evaluation.md).  A truth period of 0
- * (a recorded table without periods) is compared by K only. */
+/* The match rule of the table (docs/evaluation.md); a diverged run matches
+ * nothing. */
 static int regimes_match(const nm_regime *t, const nm_regime *l, int l_div)
 {
-    if (l_div || t->cls != l->cls) return 0;
-    if (t->cls != NM_REGIME_PERIODIC) return 1;
-    if (t->spikes_per_period != l->spikes_per_period) return 0;
-    if (t->period_ms <= 0) return 1;
-    return fabs(l->period_ms - t->period_ms) <= COMPARE_PERIOD_TOL * t->period_ms;
+    return !l_div && nm_regime_match(t, l, COMPARE_PERIOD_TOL);
 }
 
 /* ---- transitions -------------------------------------------------------- */
@@ -816,6 +812,18 @@ int cmd_compare(int argc, char **argv)
                 nper++;
             }
         }
+    /* Resting potential where both sides are silent (a learned fixed point
+     * should decode to the ODE's rest, issue 4: within 1 mV). */
+    size_t nrest = 0;
+    double rest_max = 0, rest_sum = 0;
+    if (lm && tpts)
+        for (size_t i = 0; i < np; i++)
+            if (tr[i].cls == NM_REGIME_SILENT && !lpts[i].diverged && lpts[i].regime.cls == NM_REGIME_SILENT) {
+                double d = fabs(lpts[i].v_end - tpts[i].v_end);
+                rest_max = fmax(rest_max, d);
+                rest_sum += d;
+                nrest++;
+            }
     size_t nt = find_transitions(p, tr, NULL, np, ttr);
     size_t nl = lm ? find_transitions(p, NULL, lpts, np, ltr) : 0;
 
@@ -892,6 +900,9 @@ int cmd_compare(int argc, char **argv)
         if (lo.bound_steps > run_steps) run_steps = lo.bound_steps;
         fprintf(sf, "bounded runs: %zu/%zu (%zu map steps each = %.0f s of model time); diverged before the end "
                 "of the window: %zu\n", bounded, np, run_steps, 1e-3 * (double)run_steps * ldt, diverged);
+        if (nrest)
+            fprintf(sf, "resting V where both are silent: |learned - truth| mean %.2f mV, max %.2f mV (%zu points)\n",
+                    rest_sum / (double)nrest, rest_max, nrest);
         for (size_t i = 0; i < np && diverged; i++)
             if (lpts[i].diverged) fprintf(sf, "  diverged at p = %g: %s\n", p[i], lpts[i].message);
     }
@@ -900,6 +911,8 @@ int cmd_compare(int argc, char **argv)
         print_transitions(sf, "learned", ltr, nl);
         print_transition_offsets(sf, ttr, nt, ltr, nl);
     }
+    if (lm && !nm)
+        fprintf(sf, "metrics: skipped (a recorded truth has no traces: give --truth-series FILE --p VALUE)\n");
     if (nm) {
         size_t tau = (size_t)lround(a.stsp_tau_ms / ldt);
         fprintf(sf, "metrics (truth vs learned V sampled every %g ms, %g ms windows; D_H smoothing %g Hz; D_stsp "

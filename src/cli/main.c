@@ -1,6 +1,7 @@
 /* main.c -- `neuromap`: dispatch to subcommands. */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const nm_cli_command commands[] = {
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return NM_EXIT_USAGE;
     }
+    if (!getenv("OPENBLAS_NUM_THREADS")) nm_set_blas_threads(1);
     const char *name = argv[1];
     if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
         if (argc > 2 && strcmp(name, "help") == 0) {

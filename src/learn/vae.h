@@ -95,9 +95,11 @@ nm_status nm_vae_decode_v_rows(const nm_vae *vae, nm_mlp_ws *ws, size_t B, const
 /* The VAE loss of B rows x [B x De] (normalised delay vectors) with fixed
  * noise eps [B x D], on the float engine (training uses it):
  *     L = recon + beta * kl,
- *     recon = (1/B) sum_b sum_i (xhat_bi - x_bi)^2   (sum over the De components,
- *                                                     mean over rows)
- *     kl    = (1/B) sum_b sum_j KL_bj                 (sum over the D units, mean over rows)
+ *     recon = 1/(B De) sum_b sum_i (xhat_bi - x_bi)^2  (mean over rows AND the De
+ *                                                       components, normalised units)
+ *     kl    = (1/B) sum_b sum_j KL_bj                  (sum over the D units, mean over rows)
+ * (the reduction under which beta has the meaning of the reference
+ * experiment: measured in docs/vae.md)
  * with z = mu + exp(logvar/2) eps and xhat = dec(z).  Returns L; recon and kl
  * (may be NULL) get the parts.  If enc_grads / dec_grads are not NULL, adds
  * dL/dparams of each network into them (zero them first; vae->grads is the

@@ -37,10 +37,12 @@ double VL_FN(const VL(mlp) *enc, const VL(mlp) *dec, VL(mlp_ws) *ws_enc, VL(mlp_
     if (VL(mlp_forward)(dec, ws_dec, B, z, NULL)) return NAN;
     const VL_R *xhat = ws_dec->act[ws_dec->nlayers];
 
-    /* nn_mse is weight/n * sum with n = B*De: weight De makes it (1/B) sum,
-     * i.e. summed over the De components of a row, averaged over rows. */
+    /* Mean over all B*De elements (PyTorch's MSELoss default): with the KL
+     * summed over units and averaged over rows, this is the reduction under
+     * which beta = 1e-3 reproduces the reference experiment's per-unit KL
+     * (docs/vae.md, "Loss reduction"). */
     if (grad) memset(gx, 0, B * de * sizeof *gx);
-    const double rec = VL(nn_mse)(B * de, xhat, x, (double)de, grad ? gx : NULL);
+    const double rec = VL(nn_mse)(B * de, xhat, x, 1.0, grad ? gx : NULL);
     /* KL with weight 1 for the reported value (sum over units, mean over rows). */
     const double k = VL(nn_kl_gauss)(B, D, mu, logvar, ld, 1.0, NULL, NULL, NULL);
     if (recon) *recon = rec;

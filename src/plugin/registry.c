@@ -99,6 +99,12 @@ nm_status nm_plugin_acquire(const char *path, int *handle)
     nm_learned *m = NULL;
     nm_status st = nm_learned_load(path, &m);
     if (st) return st;
+    if (nm_learned_dim(m) > NM_PLUGIN_MAX_DIM) {
+        size_t dim = nm_learned_dim(m);
+        nm_learned_free(m);
+        return nm_fail(NM_EFORMAT, "%s: latent dimension %zu is more than the NEURON cells hold (%d)",
+                       path, dim, NM_PLUGIN_MAX_DIM);
+    }
     char *copy = nm_malloc(strlen(path) + 1);
     if (!copy) {
         nm_learned_free(m);
@@ -226,7 +232,10 @@ nm_status nm_plugin_step(int handle, double p, double *x, double *v)
     nm_status st = get_or_fail(handle, "plugin step", &m);
     if (st) return st;
     if (!x) return nm_fail(NM_EINVAL, "plugin step: NULL state");
-    if ((st = nm_learned_step(m, p, x, x))) return st;
+    /* Through a copy: on failure the caller's state stays as it was. */
+    double next[NM_PLUGIN_MAX_DIM];
+    if ((st = nm_learned_step(m, p, x, next))) return st;
+    memcpy(x, next, nm_learned_dim(m) * sizeof *x);
     if (v) *v = nm_learned_decode_v(m, x);
     return NM_OK;
 }

@@ -278,6 +278,10 @@ static void test_model_sweep_points(void)
         CHECK(a[i].nv == 6001 && a[i].v != NULL && a[i].dt_ms == 5.0);
     }
     CHECK(a[0].regime.cls == NM_REGIME_SILENT && a[0].nisi == 0);
+    /* v_end is the last sample of the window; at -45.5 mV the SRK cell
+     * rests near -61 mV (design.md: "V about -61 mV"). */
+    for (size_t i = 0; i < NP; i++) CHECK(a[i].v_end == a[i].v[a[i].nv - 1] && b[i].v_end == a[i].v_end);
+    CHECK(a[0].v_end > -64 && a[0].v_end < -58);
     CHECK(a[3].regime.cls == NM_REGIME_PERIODIC && a[3].regime.spikes_per_period == 3);
     nm_sweep_points_clear(a, NP);
     nm_sweep_points_clear(b, NP);
@@ -365,6 +369,37 @@ static void test_regime_table(void)
     CHECK_FAILS(nm_regime_table_read(NULL, &p, &r, &n), NM_EINVAL, "NULL");
 }
 
+static void test_regime_match(void)
+{
+    nm_regime t = {.cls = NM_REGIME_PERIODIC, .spikes_per_period = 3, .period_ms = 2000};
+    nm_regime l = t;
+    CHECK(nm_regime_match(&t, &l, NM_MATCH_PERIOD_TOL));
+    l.period_ms = 2499; /* 24.95% */
+    CHECK(nm_regime_match(&t, &l, NM_MATCH_PERIOD_TOL));
+    l.period_ms = 1501;
+    CHECK(nm_regime_match(&t, &l, NM_MATCH_PERIOD_TOL));
+    l.period_ms = 2501; /* 25.05% */
+    CHECK(!nm_regime_match(&t, &l, NM_MATCH_PERIOD_TOL));
+    l.period_ms = 1499;
+    CHECK(!nm_regime_match(&t, &l, NM_MATCH_PERIOD_TOL));
+    CHECK(nm_regime_match(&t, &l, 0.26));
+    l = t;
+    l.spikes_per_period = 4;
+    CHECK(!nm_regime_match(&t, &l, NM_MATCH_PERIOD_TOL));
+    t.period_ms = 0; /* unknown period (a recorded table): K decides */
+    CHECK(!nm_regime_match(&t, &l, NM_MATCH_PERIOD_TOL));
+    l.spikes_per_period = 3;
+    l.period_ms = 99999;
+    CHECK(nm_regime_match(&t, &l, NM_MATCH_PERIOD_TOL));
+    nm_regime s = {.cls = NM_REGIME_SILENT}, s2 = {.cls = NM_REGIME_SILENT, .nspikes = 2};
+    nm_regime irr = {.cls = NM_REGIME_IRREGULAR, .nspikes = 50};
+    CHECK(nm_regime_match(&s, &s2, NM_MATCH_PERIOD_TOL));
+    CHECK(!nm_regime_match(&s, &irr, NM_MATCH_PERIOD_TOL));
+    CHECK(!nm_regime_match(&irr, &l, NM_MATCH_PERIOD_TOL));
+    CHECK(nm_regime_match(&irr, &irr, NM_MATCH_PERIOD_TOL));
+    CHECK(!nm_regime_match(NULL, &irr, NM_MATCH_PERIOD_TOL));
+}
+
 int main(void)
 {
     NM_RUN(test_dstsp_identity_and_analytic);
@@ -374,5 +409,6 @@ int main(void)
     NM_RUN(test_wasserstein);
     NM_RUN(test_model_sweep_points);
     NM_RUN(test_regime_table);
+    NM_RUN(test_regime_match);
     return nm_test_report();
 }

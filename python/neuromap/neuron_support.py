@@ -1,0 +1,168 @@
+"""NEURON helpers: load the neuromap mechanisms (with a real check), record
+spikes and voltages, run with a chosen integrator.
+
+Use /usr/bin/python3 (Debian's NEURON module lives there).  NEURON is
+imported on first use, not when this module is imported.
+
+    from neuromap import neuron_support as ns
+    h = ns.load_mechanisms()               # build/mod of the source tree, or NEUROMAP_MECHDIR
+    ...
+    ns.run(10000, method="cvode")
+"""
+
+import os
+
+import numpy as np
+
+__all__ = ["load_mechanisms", "find_mechdir", "hoc_dir", "load_templates", "SpikeRecorder",
+           "record_spikes", "record_v", "to_numpy", "run", "check_cells", "MECHANISMS"]
+
+# The mechanisms libnrnmech.so must define (mod/*.mod).
+MECHANISMS = ("NeuroMapCell", "NeuroMapClamp", "srk")
+
+_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def find_mechdir():
+    """The folder holding x86_64/.libs/libnrnmech.so: NEUROMAP_MECHDIR if set,
+    else <source>/build/mod.  Raises OSError if it has no mechanism library."""
+    mechdir = os.environ.get("NEUROMAP_MECHDIR") or os.path.join(_SOURCE_ROOT, "build", "mod")
+    mechdir = os.path.abspath(mechdir)
+    lib = os.path.join(mechdir, "x86_64", ".libs", "libnrnmech.so")
+    if not os.path.exists(lib):
+        raise OSError("%s not found: build the project (scripts/build.sh) or point "
+                      "NEUROMAP_MECHDIR at the folder holding x86_64/" % lib)
+    return mechdir
+
+
+def hoc_dir():
+    """The folder of the hoc templates (srk_cell.hoc, learned_cell.hoc)."""
+    return os.path.join(_SOURCE_ROOT, "hoc")
+
+
+def _h():
+    os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
+    from neuron import h
+    return h
+
+
+def load_mechanisms(mechdir=None, templates=True):
+    """Load the compiled mechanisms and return neuron.h.
+
+    neuron.load_mechanisms returns True even when dlopen failed, so the
+    mechanism names are checked on h afterwards; RuntimeError if they are
+    missing.  Loading twice is harmless (the second call only checks).  If the
+    working folder holds x86_64/ NEURON has already auto-loaded that library,
+    and an explicit load of another copy would fail with "user defined name
+    already exists": then what is loaded is only checked.  templates=True also
+    loads stdrun.hoc and the cell templates (SRKCell, LearnedCell,
+    LearnedSectionCell)."""
+    h = _h()
+    if not all(hasattr(h, m) for m in MECHANISMS):
+        import neuron
+        mechdir = find_mechdir() if mechdir is None else os.path.abspath(mechdir)
+        neuron.load_mechanisms(mechdir)
+        missing = [m for m in MECHANISMS if not hasattr(h, m)]
+        if missing:
+            raise RuntimeError("mechanisms %s not defined after neuron.load_mechanisms(%r): "
+                               "is %s/x86_64/.libs/libnrnmech.so built and loadable?"
+                               % (", ".join(missing), mechdir, mechdir))
+    if templates:
+        load_templates(h)
+    return h
+
+
+def load_templates(h=None):
+    """stdrun.hoc and the templates in hoc/ (idempotent)."""
+    h = h or _h()
+    h.load_file("stdrun.hoc")
+    for name, template in (("srk_cell.hoc", "SRKCell"), ("learned_cell.hoc", "LearnedCell")):
+        if not hasattr(h, template):
+            path = os.path.join(hoc_dir(), name)
+            if not h.load_file(path):
+                raise RuntimeError("cannot load %s" % path)
+    return h
+
+
+def to_numpy(vec):
+    """h.Vector -> float array (np.array(h.Vector()) fails on an empty one)."""
+    return np.array(vec.to_python(), dtype=float)
+
+
+class SpikeRecorder:
+    """Spike times of one source (a NetCon with no target, recording)."""
+
+    def __init__(self, netcon):
+        h = _h()
+        self.netcon = netcon
+        self.vec = h.Vector()
+        netcon.record(self.vec)
+
+    def times(self):
+        return to_numpy(self.vec)
+
+
+def record_spikes(cells):
+    """A SpikeRecorder per cell (objects with connect2target(None)); returns the list."""
+    return [SpikeRecorder(c.connect2target(None)) for c in cells]
+
+
+def record_v(ref, dt_ms=None):
+    """Record a variable (e.g. sec(0.5)._ref_v or cell._ref_V) into a Vector,
+    every dt_ms if given (else every step).  Returns (t_vector, v_vector)."""
+    h = _h()
+    v = h.Vector()
+    t = h.Vector()
+    if dt_ms is None:
+        v.record(ref)
+        t.record(h._ref_t)
+    else:
+        v.record(ref, dt_ms)
+        t.record(h._ref_t, dt_ms)
+    return t, v
+
+
+def run(tstop, method="fixed", dt=0.025, nthread=1, v_init=-50.0, atol=1e-8, rtol=1e-8,
+        secondorder=2):
+    """finitialize(v_init) and run to tstop (ms).  method: "fixed" (dt,
+    secondorder 2 = Crank-Nicolson by default), "cvode" (global variable step,
+    atol/rtol) or "lvardt" (local variable step).  nthread threads.  NEURON's
+    global integrator settings are restored afterwards."""
+    h = _h()
+    pc = h.ParallelContext()
+    cv = h.CVode()
+    old = (cv.active(), cv.use_local_dt(), h.secondorder, h.dt)
+    try:
+        pc.nthread(int(nthread))
+        if method == "fixed":
+            cv.active(0)
+            h.dt = dt
+            h.secondorder = secondorder
+        elif method in ("cvode", "lvardt"):
+            cv.active(1)
+            cv.use_local_dt(1 if method == "lvardt" else 0)
+            cv.atol(atol)
+            cv.rtol(rtol)
+        else:
+            raise ValueError("method must be fixed, cvode or lvardt, not %r" % method)
+        h.finitialize(v_init)
+        h.continuerun(tstop)
+    finally:
+        cv.use_local_dt(old[1])
+        cv.active(old[0])
+        h.secondorder = old[2]
+        h.dt = old[3]
+        pc.nthread(1)
+
+
+def check_cells(cells):
+    """Raise RuntimeError if a learned cell stopped because its map diverged
+    (err != 0, see mod/neuromap_cell.mod).  cells: wrappers or hoc objects."""
+    bad = []
+    for i, c in enumerate(cells):
+        mech = getattr(c, "mech", None) or getattr(c, "cell", None) or c
+        err = getattr(mech, "err", 0)
+        if err:
+            bad.append("cell %d (err %d at p = %g)" % (i, int(err), mech.peff))
+    if bad:
+        raise RuntimeError("learned cells stopped (map diverged): " + ", ".join(bad))

@@ -1,0 +1,275 @@
+"""Run a learned model offline through libneuromap (ctypes).
+
+The map and the decoder live in the C library only; this module calls them
+(``nm_learned_load``, ``nm_learned_step``, ``nm_learned_run``, ...) and never
+re-implements them, so an offline run here is bit for bit the run a NEURON
+cell (mod/neuromap_cell.mod) makes with the same model, p and start state.
+
+    from neuromap.runtime import LearnedModel
+    m = LearnedModel("out/srk.nmap")
+    v, x = m.run(p=-38, nsteps=4000)          # V (mV) after each map step, states
+    t = m.dt_ms * np.arange(1, 4001)          # the times of v (ms)
+    m.cell_spike_times(v, m.decode_v(m.initial_state()))   # NeuroMapCell's spikes
+
+Which libneuromap: ``NEUROMAP_LIB`` if set; else the one already mapped into
+this process (after ``neuron_support.load_mechanisms`` the mechanisms pull in
+the build tree's copy: using the same copy means one model registry); else
+``<source>/build/lib/libneuromap.so``.  Needs numpy; never imports NEURON.
+"""
+
+import ctypes
+import os
+
+import numpy as np
+
+__all__ = ["NeuromapError", "library", "find_library", "LearnedModel", "last_error",
+           "plugin_count", "plugin_refcount", "detect_spikes", "cell_spike_steps"]
+
+# Default re-arm hysteresis of nm_spikes_detect and of the NEURON cells (mV).
+DEFAULT_HYSTERESIS_MV = 2.0
+# Largest latent dimension a NEURON cell holds (NM_PLUGIN_MAX_DIM).
+PLUGIN_MAX_DIM = 16
+
+_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class NeuromapError(RuntimeError):
+    """A libneuromap call failed; the message is the library's."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+def _mapped_library():
+    """Path of a libneuromap already mapped into this process, or None."""
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                if os.path.basename(path).startswith("libneuromap.so"):
+                    return path
+    except OSError:
+        pass
+    return None
+
+
+def find_library():
+    """Where libneuromap.so is (see the module doc); raises OSError if nowhere."""
+    env = os.environ.get("NEUROMAP_LIB")
+    if env:
+        return env
+    mapped = _mapped_library()
+    if mapped:
+        return mapped
+    for cand in (os.path.join(_SOURCE_ROOT, "build", "lib", "libneuromap.so"),):
+        if os.path.exists(cand):
+            return cand
+    raise OSError("libneuromap.so not found: build the project (scripts/build.sh) or set "
+                  "NEUROMAP_LIB to its path")
+
+
+_lib = None
+_DPTR = ctypes.POINTER(ctypes.c_double)
+
+
+def _declare(lib):
+    c_int, c_dbl, c_size, c_void, c_str = (ctypes.c_int, ctypes.c_double, ctypes.c_size_t,
+                                           ctypes.c_void_p, ctypes.c_char_p)
+    sig = {
+        "nm_last_error": (c_str, []),
+        "nm_learned_load": (c_int, [c_str, ctypes.POINTER(c_void)]),
+        "nm_learned_free": (None, [c_void]),
+        "nm_learned_dim": (c_size, [c_void]),
+        "nm_learned_dt_ms": (c_dbl, [c_void]),
+        "nm_learned_threshold_mv": (c_dbl, [c_void]),
+        "nm_learned_p_range": (None, [c_void, _DPTR, _DPTR]),
+        "nm_learned_initial_state": (None, [c_void, _DPTR]),
+        "nm_learned_step": (c_int, [c_void, c_dbl, _DPTR, _DPTR]),
+        "nm_learned_decode_v": (c_dbl, [c_void, _DPTR]),
+        "nm_learned_run": (c_int, [c_void, c_dbl, _DPTR, c_size, _DPTR, _DPTR]),
+        "nm_learned_train_p": (_DPTR, [c_void, ctypes.POINTER(c_size)]),
+        "nm_spikes_detect_hyst": (c_int, [_DPTR, c_size, c_dbl, c_dbl, c_dbl, c_dbl,
+                                          ctypes.POINTER(_DPTR), ctypes.POINTER(c_size)]),
+        "nm_plugin_count": (c_size, []),
+        "nm_plugin_refcount": (c_size, [c_int]),
+    }
+    for name, (res, args) in sig.items():
+        fn = getattr(lib, name)
+        fn.restype = res
+        fn.argtypes = args
+    return lib
+
+
+def library():
+    """The loaded libneuromap (ctypes.CDLL), loaded on first use."""
+    global _lib
+    if _lib is None:
+        _lib = _declare(ctypes.CDLL(find_library()))
+        _lib_free = ctypes.CDLL(None).free
+        _lib_free.argtypes = [ctypes.c_void_p]
+        _lib_free.restype = None
+        _lib.c_free = _lib_free
+    return _lib
+
+
+def last_error():
+    """libneuromap's message for the last failure on this thread."""
+    return library().nm_last_error().decode(errors="replace")
+
+
+def _check(status, what):
+    if status != 0:
+        raise NeuromapError("%s: %s" % (what, last_error()) if what else last_error(), status)
+
+
+def plugin_count():
+    """Models loaded in the NEURON-plugin registry (nm_plugin_count)."""
+    return int(library().nm_plugin_count())
+
+
+def plugin_refcount(handle):
+    """References to a registry handle (0 if the handle is not live)."""
+    return int(library().nm_plugin_refcount(int(handle)))
+
+
+def _as_dptr(a):
+    return a.ctypes.data_as(_DPTR)
+
+
+class LearnedModel:
+    """A learned model loaded through libneuromap (nm_learned_load).
+
+    Read-only; the C object is freed by close() or when this is collected."""
+
+    def __init__(self, path):
+        lib = library()
+        self.path = os.fspath(path)
+        self._m = ctypes.c_void_p()
+        _check(lib.nm_learned_load(self.path.encode(), ctypes.byref(self._m)), None)
+        self._lib = lib
+        self.dim = int(lib.nm_learned_dim(self._m))
+        self.dt_ms = float(lib.nm_learned_dt_ms(self._m))
+        self.threshold_mv = float(lib.nm_learned_threshold_mv(self._m))
+        lo, hi = ctypes.c_double(), ctypes.c_double()
+        lib.nm_learned_p_range(self._m, ctypes.byref(lo), ctypes.byref(hi))
+        self.p_range = (lo.value, hi.value)
+        n = ctypes.c_size_t()
+        tp = lib.nm_learned_train_p(self._m, ctypes.byref(n))
+        self.train_p = np.array([tp[i] for i in range(n.value)]) if n.value else np.zeros(0)
+
+    def close(self):
+        if getattr(self, "_m", None):
+            self._lib.nm_learned_free(self._m)
+            self._m = None
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _live(self):
+        if not self._m:
+            raise ValueError("%s: model closed" % self.path)
+        return self._m
+
+    def initial_state(self):
+        """The model's start state (dim values)."""
+        x = np.zeros(self.dim)
+        self._lib.nm_learned_initial_state(self._live(), _as_dptr(x))
+        return x
+
+    def _state(self, x):
+        x = np.ascontiguousarray(x, dtype=float)
+        if x.shape != (self.dim,):
+            raise ValueError("a state has %d values, got shape %s" % (self.dim, x.shape))
+        return x
+
+    def step(self, x, p):
+        """x(n+1) = F(x(n), p) (nm_learned_step); NeuromapError on divergence."""
+        x = self._state(x)
+        out = np.zeros(self.dim)
+        _check(self._lib.nm_learned_step(self._live(), float(p), _as_dptr(x), _as_dptr(out)),
+               "step at p = %g" % p)
+        return out
+
+    def decode_v(self, x):
+        """Decoded membrane potential (mV) of a latent state."""
+        return float(self._lib.nm_learned_decode_v(self._live(), _as_dptr(self._state(x))))
+
+    def run(self, p, nsteps, x0=None):
+        """Free run at constant p (nm_learned_run): returns (v, x) with v[k] the
+        decoded V after step k+1, at time (k+1)*dt_ms, and x[k] its state
+        ([nsteps x dim]).  x0=None starts from initial_state()."""
+        nsteps = int(nsteps)
+        v = np.zeros(nsteps)
+        x = np.zeros((nsteps, self.dim))
+        x0p = _as_dptr(self._state(x0)) if x0 is not None else None
+        _check(self._lib.nm_learned_run(self._live(), float(p), x0p, nsteps, _as_dptr(v),
+                                        _as_dptr(x)), None)
+        return v, x
+
+    def run_schedule(self, p_of_step, x0=None):
+        """Free run with a p per step (p_of_step[k] is used for step k+1):
+        several nm_learned_run calls of one step each.  Returns (v, x)."""
+        p_of_step = np.asarray(p_of_step, dtype=float)
+        x = self.initial_state() if x0 is None else self._state(x0)
+        vs = np.zeros(len(p_of_step))
+        xs = np.zeros((len(p_of_step), self.dim))
+        for k, p in enumerate(p_of_step):
+            v, xn = self.run(p, 1, x)
+            vs[k], xs[k] = v[0], xn[0]
+            x = xn[0]
+        return vs, xs
+
+    def cell_spike_times(self, v, v0, t0_ms=0.0, hysteresis_mv=DEFAULT_HYSTERESIS_MV,
+                         threshold_mv=None):
+        """Spike times of NeuroMapCell for the decoded series v (v[k] at
+        t0 + (k+1)*dt_ms) that starts from V = v0 at t0: see cell_spike_steps."""
+        thr = self.threshold_mv if threshold_mv is None else threshold_mv
+        steps = cell_spike_steps(v, v0, thr, hysteresis_mv)
+        return t0_ms + steps * self.dt_ms
+
+
+def detect_spikes(v, dt_ms, t0_ms, threshold_mv, hysteresis_mv=DEFAULT_HYSTERESIS_MV):
+    """The library's spike detector (nm_spikes_detect_hyst): upward crossings
+    of threshold, linearly interpolated, re-armed below threshold - hysteresis;
+    v[i] is at t0 + i*dt.  Returns the times (ms)."""
+    lib = library()
+    v = np.ascontiguousarray(v, dtype=float)
+    times = _DPTR()
+    n = ctypes.c_size_t()
+    _check(lib.nm_spikes_detect_hyst(_as_dptr(v), len(v), float(dt_ms), float(t0_ms),
+                                     float(threshold_mv), float(hysteresis_mv),
+                                     ctypes.byref(times), ctypes.byref(n)), "spike detection")
+    try:
+        return np.array([times[i] for i in range(n.value)])
+    finally:
+        lib.c_free(ctypes.cast(times, ctypes.c_void_p))
+
+
+def cell_spike_steps(v, v0, threshold_mv, hysteresis_mv=DEFAULT_HYSTERESIS_MV):
+    """Map steps at which NeuroMapCell emits a spike, for decoded V values
+    v[0..n) after steps 1..n starting from V = v0: step k+1 is a spike when
+    the cell is armed, v[k-1] < threshold <= v[k] (v[-1] = v0); a spike
+    disarms, and V < threshold - hysteresis re-arms; the start is armed when
+    v0 < threshold - hysteresis.  This is the rule of nm_spikes_detect_hyst
+    (the same crossings), reported at the step that reaches threshold instead
+    of the interpolated time.  Returns 1-based step numbers (int array)."""
+    v = np.asarray(v, dtype=float)
+    armed = v0 < threshold_mv - hysteresis_mv
+    prev = v0
+    out = []
+    for k, vk in enumerate(v):
+        if armed:
+            if prev < threshold_mv <= vk:
+                out.append(k + 1)
+                armed = False
+        elif vk < threshold_mv - hysteresis_mv:
+            armed = True
+        prev = vk
+    return np.array(out, dtype=int)
