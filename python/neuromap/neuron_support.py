@@ -107,16 +107,21 @@ def record_spikes(cells):
     return [SpikeRecorder(c.connect2target(None)) for c in cells]
 
 
-def record_v(ref, dt_ms=None):
-    """Record a variable (e.g. sec(0.5)._ref_v or cell._ref_V) into a Vector,
-    every dt_ms if given (else every step).  Returns (t_vector, v_vector)."""
+def record_v(ref, dt_ms=None, times=None):
+    """Record a variable (e.g. sec(0.5)._ref_v or cell._ref_V) into a Vector:
+    at the given times (ms; CVode stops there), every dt_ms, or at every
+    step.  Returns (t_vector, v_vector)."""
     h = _h()
     v = h.Vector()
-    t = h.Vector()
-    if dt_ms is None:
+    if times is not None:
+        t = h.Vector(np.asarray(times, dtype=float))
+        v.record(ref, t)
+    elif dt_ms is None:
+        t = h.Vector()
         v.record(ref)
         t.record(h._ref_t)
     else:
+        t = h.Vector()
         v.record(ref, dt_ms)
         t.record(h._ref_t, dt_ms)
     return t, v

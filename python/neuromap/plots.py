@@ -252,9 +252,11 @@ def plot_bifurcation(data, out, title=None, train_p=None, dpi=150):
         ax.grid(True, which="major", alpha=0.25)
         ax.grid(True, which="minor", axis="y", alpha=0.08)
 
-    handles = [Line2D([], [], ls="", marker="o", ms=4, color="#555555", label="ISIs of the window"),
-               Line2D([], [], ls="", marker="v", ms=6, color=SILENT_COLOR, label="silent"),
-               Line2D([], [], ls="", marker="x", ms=6, color=DIVERGED_COLOR, label="diverged")]
+    handles = [Line2D([], [], ls="", marker="o", ms=4, color="#555555", label="ISIs of the window")]
+    if "silent" in regimes_seen:
+        handles.append(Line2D([], [], ls="", marker="v", ms=6, color=SILENT_COLOR, label="silent"))
+    if "diverged" in regimes_seen:
+        handles.append(Line2D([], [], ls="", marker="x", ms=6, color=DIVERGED_COLOR, label="diverged"))
     if train_p:
         handles.append(Line2D([], [], ls="--", color=TRAIN_COLOR, label="training p"))
     handles += [Patch(color=regime_color(r), label=r) for r in sorted(regimes_seen, key=_regime_order)]

@@ -159,21 +159,29 @@ static void print_transitions(FILE *f, const char *who, const transition *t, siz
     for (size_t k = 0; k < n; k++) fprintf(f, "  %9.6g  %s -> %s\n", t[k].p, t[k].from, t[k].to);
 }
 
+/* The onset fallback below only looks this far (share of the grid span):
+ * an onset of the same regime much further away is another transition. */
+#define COMPARE_ONSET_WINDOW 0.1
+
 /* For every truth transition A -> B, the nearest learned transition with
  * the same change; failing that, the nearest learned onset of B (entered
- * from another regime, e.g. through a short window of a third one). */
-static void print_transition_offsets(FILE *f, const transition *tt, size_t nt, const transition *lt, size_t nl)
+ * from another regime, e.g. through a short window of a third one) within
+ * COMPARE_ONSET_WINDOW of the grid span. */
+static void print_transition_offsets(FILE *f, const transition *tt, size_t nt, const transition *lt, size_t nl,
+                                     double span)
 {
     if (!nt) return;
     fprintf(f, "transition offsets (learned - truth: nearest learned transition with the same change, else the "
-               "nearest onset of the same regime):\n");
+               "nearest onset of the same regime within %g):\n", COMPARE_ONSET_WINDOW * span);
     for (size_t k = 0; k < nt; k++) {
         const transition *same = NULL, *onset = NULL;
         for (size_t j = 0; j < nl; j++) {
             if (strcmp(tt[k].to, lt[j].to)) continue;
             if (!strcmp(tt[k].from, lt[j].from) && (!same || fabs(lt[j].p - tt[k].p) < fabs(same->p - tt[k].p)))
                 same = &lt[j];
-            if (!onset || fabs(lt[j].p - tt[k].p) < fabs(onset->p - tt[k].p)) onset = &lt[j];
+            if (fabs(lt[j].p - tt[k].p) <= COMPARE_ONSET_WINDOW * span &&
+                (!onset || fabs(lt[j].p - tt[k].p) < fabs(onset->p - tt[k].p)))
+                onset = &lt[j];
         }
         fprintf(f, "  %-12s -> %-12s at %9.6g: ", tt[k].from, tt[k].to, tt[k].p);
         if (same) fprintf(f, "%+.4g\n", same->p - tt[k].p);
@@ -909,7 +917,7 @@ int cmd_compare(int argc, char **argv)
     print_transitions(sf, "truth", ttr, nt);
     if (lm) {
         print_transitions(sf, "learned", ltr, nl);
-        print_transition_offsets(sf, ttr, nt, ltr, nl);
+        print_transition_offsets(sf, ttr, nt, ltr, nl, p[np - 1] - p[0]);
     }
     if (lm && !nm)
         fprintf(sf, "metrics: skipped (a recorded truth has no traces: give --truth-series FILE --p VALUE)\n");
@@ -988,7 +996,7 @@ int cmd_compare(int argc, char **argv)
         if (lm)
             snprintf(title, sizeof title, "%s vs truth %s: agreement %.1f%%", a.model_path, truth_label,
                      100.0 * (double)matches / (double)np);
-        else snprintf(title, sizeof title, "truth %s", truth_label);
+        else snprintf(title, sizeof title, "ground truth: %s", truth_label);
         if (run_plot(ipath, a.plot, title)) rc = NM_EXIT_FAIL;
         else if (!a.quiet) fprintf(stderr, "neuromap compare: wrote %s (ISIs in %s)\n", a.plot, ipath);
     }

@@ -255,15 +255,16 @@ static int on_progress(const nm_train_progress *p, void *ctx_)
     return 0;
 }
 
-static void print_report(FILE *f, size_t dim, const nm_vae_report *r)
+static void print_report(FILE *f, const char *indent, size_t dim, const nm_vae_report *r)
 {
-    fprintf(f, "epochs %zu  loss %.5f  val_loss %.5f  recon %.5f  val_recon %.5f  KL %.4f nats\n",
-            r->epochs_run, r->loss, r->val_loss, r->recon, r->val_recon, r->kl);
-    fprintf(f, "per-unit KL (nats):");
+    fprintf(f, "%sepochs %zu  loss %.5f  val_loss %.5f  recon %.5f  val_recon %.5f  KL %.4f nats\n",
+            indent, r->epochs_run, r->loss, r->val_loss, r->recon, r->val_recon, r->kl);
+    fprintf(f, "%sper-unit KL (nats):", indent);
     for (size_t j = 0; j < dim; j++) fprintf(f, " %.4f", r->unit_kl[j]);
-    fprintf(f, "\nvar(mu_j):         ");
+    fprintf(f, "\n%svar(mu_j):         ", indent);
     for (size_t j = 0; j < dim; j++) fprintf(f, " %.4f", r->unit_var[j]);
-    fprintf(f, "\nactive units: %zu of %zu (var(mu_j) > %g)\n", r->active_units, dim, NM_ACTIVE_UNIT_VAR);
+    fprintf(f, "\n%sactive units: %zu of %zu (var(mu_j) > %g)\n", indent, r->active_units, dim,
+            NM_ACTIVE_UNIT_VAR);
 }
 
 /* The VAE plus training metadata ("meta.vae_*") into a model file. */
@@ -347,7 +348,7 @@ int cmd_train_vae(int argc, char **argv)
         goto done;
     }
     if ((rc = write_model(CMD, vae, &a, argc, argv, a.out))) goto done;
-    if (!a.quiet) print_report(stderr, a.o.latent_dim, &r);
+    if (!a.quiet) print_report(stderr, "", a.o.latent_dim, &r);
 done:
     nm_vae_free(vae);
     for (size_t i = 0; i < a.nseries; i++) nm_series_free(s[i]);
@@ -656,8 +657,7 @@ static void print_vae_header(const nm_vae *vae, const nm_mf *mf)
     nm_mf_get_scalar_f64(mf, "norm.v_std", &sd);
     nm_mf_get_scalar_f64(mf, "vae.beta", &beta);
     printf("  normalisation: V mean %.4g mV, std %.4g mV; beta %g\n", mean, sd, beta);
-    printf("  ");
-    print_report(stdout, D, &r);
+    print_report(stdout, "  ", D, &r);
 }
 
 int cmd_info(int argc, char **argv)

@@ -5,6 +5,8 @@
 #include "internal.h"
 #include "rng.h"
 
+#include <gsl/gsl_eigen.h>
+#include <gsl/gsl_errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,27 @@ void nm_map_free(nm_map *m)
 
 /* ---- the step ---------------------------------------------------------- */
 
+/* Latent x (raw units) <-> map coordinates y = A (x - mean). */
+static void map_to_y(const nm_map *m, const double *x, float *y)
+{
+    size_t D = m->D;
+    for (size_t i = 0; i < D; i++) {
+        double s = 0;
+        for (size_t j = 0; j < D; j++) s += m->A[i * D + j] * (x[j] - m->x_mean[j]);
+        y[i] = (float)s;
+    }
+}
+
+static void map_from_y(const nm_map *m, const float *y, double *x)
+{
+    size_t D = m->D;
+    for (size_t i = 0; i < D; i++) {
+        double s = m->x_mean[i];
+        for (size_t j = 0; j < D; j++) s += m->A_inv[i * D + j] * y[j];
+        x[i] = s;
+    }
+}
+
 /* Standardised step: xs (D) -> xs_next (D). */
 static void map_step_std(const nm_map *m, double ps, const float *xs, float *xs_next)
 {
@@ -78,14 +101,14 @@ nm_status nm_map_step(const nm_map *m, double p, const double *x, double *x_next
 {
     float xs[NM_MAP_MAX_D], xn[NM_MAP_MAX_D];
     size_t D = m->D;
-    for (size_t j = 0; j < D; j++) xs[j] = (float)((x[j] - m->x_mean[j]) / m->x_std[j]);
+    map_to_y(m, x, xs);
     map_step_std(m, (p - m->p_center) / m->p_half, xs, xn);
     for (size_t j = 0; j < D; j++) {
         if (!isfinite(xn[j]) || fabs(xn[j]) > m->bound)
             return nm_fail(NM_ENUMERIC, "map diverged: latent unit %zu reached %g standard deviations (bound %g)",
                            j, (double)xn[j], m->bound);
-        x_next[j] = xn[j] * m->x_std[j] + m->x_mean[j];
     }
+    map_from_y(m, xn, x_next);
     return NM_OK;
 }
 
@@ -107,13 +130,89 @@ static void map_data_free(map_data *d)
     free(d->ps);
 }
 
-static nm_status map_data_build(const nm_map_series *series, size_t nseries, size_t D, int delta_scaling,
+/* Slow-feature coordinates: solve Cd v = lambda C v for the covariance C of
+ * the standardised latent xs and the covariance Cd of its one-step change;
+ * with v^T C v = 1 the new coordinates y_i = v_i^T xs are uncorrelated, of
+ * unit variance, and ordered by how fast they change (lambda_i = mean squared
+ * step).  W (rows v_i^T) and its inverse C V are returned [D x D]. */
+static nm_status slow_features(const map_data *d, size_t D, double *W, double *Winv)
+{
+    double C[NM_MAP_MAX_D * NM_MAP_MAX_D] = {0}, Cd[NM_MAP_MAX_D * NM_MAP_MAX_D] = {0};
+    size_t n = 0, nd = 0;
+    for (size_t s = 0; s < d->nseries; s++)
+        for (size_t t = 0; t < d->T[s]; t++) {
+            const float *x = d->xs[s] + t * D;
+            for (size_t i = 0; i < D; i++)
+                for (size_t j = 0; j < D; j++) C[i * D + j] += (double)x[i] * x[j];
+            n++;
+            if (t + 1 < d->T[s]) {
+                for (size_t i = 0; i < D; i++)
+                    for (size_t j = 0; j < D; j++)
+                        Cd[i * D + j] += (double)(x[D + i] - x[i]) * (double)(x[D + j] - x[j]);
+                nd++;
+            }
+        }
+    for (size_t i = 0; i < D * D; i++) {
+        C[i] /= (double)n;
+        Cd[i] /= (double)(nd ? nd : 1);
+    }
+    gsl_matrix *A = gsl_matrix_alloc(D, D), *B = gsl_matrix_alloc(D, D), *V = gsl_matrix_alloc(D, D);
+    gsl_vector *ev = gsl_vector_alloc(D);
+    gsl_eigen_gensymmv_workspace *w = gsl_eigen_gensymmv_alloc(D);
+    nm_status st = NM_OK;
+    if (!A || !B || !V || !ev || !w) {
+        st = nm_fail(NM_ENOMEM, "map: out of memory (slow features)");
+        goto done;
+    }
+    for (size_t i = 0; i < D; i++)
+        for (size_t j = 0; j < D; j++) {
+            gsl_matrix_set(A, i, j, Cd[i * D + j]);
+            gsl_matrix_set(B, i, j, C[i * D + j]);
+        }
+    gsl_error_handler_t *old = gsl_set_error_handler_off();
+    int rc = gsl_eigen_gensymmv(A, B, ev, V, w);
+    gsl_set_error_handler(old);
+    if (rc) {
+        /* C is not positive definite: a latent unit is a copy of another. */
+        st = nm_fail(NM_EDATA, "map: latent units are linearly dependent (slow features: %s)", gsl_strerror(rc));
+        goto done;
+    }
+    gsl_eigen_gensymmv_sort(ev, V, GSL_EIGEN_SORT_VAL_ASC);
+    for (size_t k = 0; k < D; k++) {
+        double q = 0; /* v^T C v */
+        for (size_t i = 0; i < D; i++)
+            for (size_t j = 0; j < D; j++) q += gsl_matrix_get(V, i, k) * C[i * D + j] * gsl_matrix_get(V, j, k);
+        double sc = 1.0 / sqrt(q);
+        /* A fixed sign (largest component positive) keeps results reproducible. */
+        size_t arg = 0;
+        for (size_t i = 1; i < D; i++)
+            if (fabs(gsl_matrix_get(V, i, k)) > fabs(gsl_matrix_get(V, arg, k))) arg = i;
+        if (gsl_matrix_get(V, arg, k) < 0) sc = -sc;
+        for (size_t i = 0; i < D; i++) W[k * D + i] = gsl_matrix_get(V, i, k) * sc;
+    }
+    /* W^-1 = C W^T (from W C W^T = I). */
+    for (size_t i = 0; i < D; i++)
+        for (size_t k = 0; k < D; k++) {
+            double acc = 0;
+            for (size_t j = 0; j < D; j++) acc += C[i * D + j] * W[k * D + j];
+            Winv[i * D + k] = acc;
+        }
+done:
+    gsl_eigen_gensymmv_free(w);
+    gsl_vector_free(ev);
+    gsl_matrix_free(V);
+    gsl_matrix_free(B);
+    gsl_matrix_free(A);
+    return st;
+}
+
+static nm_status map_data_build(const nm_map_series *series, size_t nseries, size_t D, const nm_map_opts *o,
                                 nm_map *m, map_data *d)
 {
     memset(d, 0, sizeof *d);
     d->D = D;
     d->nseries = nseries;
-    double sum[NM_MAP_MAX_D] = {0}, sq[NM_MAP_MAX_D] = {0};
+    double sum[NM_MAP_MAX_D] = {0}, sq[NM_MAP_MAX_D] = {0}, sd[NM_MAP_MAX_D];
     size_t n = 0;
     double pmin = INFINITY, pmax = -INFINITY;
     for (size_t s = 0; s < nseries; s++) {
@@ -128,11 +227,15 @@ static nm_status map_data_build(const nm_map_series *series, size_t nseries, siz
         pmin = fmin(pmin, series[s].p);
         pmax = fmax(pmax, series[s].p);
     }
+    memset(m->A, 0, sizeof m->A);
+    memset(m->A_inv, 0, sizeof m->A_inv);
     for (size_t j = 0; j < D; j++) {
         m->x_mean[j] = sum[j] / (double)n;
         double var = sq[j] / (double)n - m->x_mean[j] * m->x_mean[j];
         /* A collapsed latent unit (variance ~0) is kept but not blown up. */
-        m->x_std[j] = var > 1e-12 ? sqrt(var) : 1.0;
+        sd[j] = var > 1e-12 ? sqrt(var) : 1.0;
+        m->A[j * D + j] = 1.0 / sd[j];
+        m->A_inv[j * D + j] = sd[j];
     }
     m->p_center = 0.5 * (pmin + pmax);
     m->p_half = pmax > pmin ? 0.5 * (pmax - pmin) : 1.0;
@@ -141,21 +244,31 @@ static nm_status map_data_build(const nm_map_series *series, size_t nseries, siz
     d->T = nm_calloc(nseries, sizeof *d->T);
     d->ps = nm_calloc(nseries, sizeof *d->ps);
     if (!d->xs || !d->T || !d->ps) return NM_ENOMEM;
-    double maxabs = 0;
     for (size_t s = 0; s < nseries; s++) {
         d->T[s] = series[s].T;
         d->ps[s] = (series[s].p - m->p_center) / m->p_half;
         d->xs[s] = nm_malloc(series[s].T * D * sizeof(float));
         if (!d->xs[s]) return NM_ENOMEM;
-        for (size_t t = 0; t < series[s].T; t++)
-            for (size_t j = 0; j < D; j++) {
-                double v = (series[s].x[t * D + j] - m->x_mean[j]) / m->x_std[j];
-                d->xs[s][t * D + j] = (float)v;
-                maxabs = fmax(maxabs, fabs(v));
-            }
+        for (size_t t = 0; t < series[s].T; t++) map_to_y(m, series[s].x + t * D, d->xs[s] + t * D);
     }
+    if (o->sfa && D > 1) {
+        double W[NM_MAP_MAX_D * NM_MAP_MAX_D], Winv[NM_MAP_MAX_D * NM_MAP_MAX_D];
+        nm_status st = slow_features(d, D, W, Winv);
+        if (st) return st;
+        /* A = W diag(1/sd), A_inv = diag(sd) W^-1; re-map the data. */
+        for (size_t i = 0; i < D; i++)
+            for (size_t j = 0; j < D; j++) {
+                m->A[i * D + j] = W[i * D + j] / sd[j];
+                m->A_inv[i * D + j] = sd[i] * Winv[i * D + j];
+            }
+        for (size_t s = 0; s < nseries; s++)
+            for (size_t t = 0; t < series[s].T; t++) map_to_y(m, series[s].x + t * D, d->xs[s] + t * D);
+    }
+    double maxabs = 0;
+    for (size_t s = 0; s < nseries; s++)
+        for (size_t i = 0; i < d->T[s] * D; i++) maxabs = fmax(maxabs, fabs(d->xs[s][i]));
     m->bound = fmax(MAP_BOUND_MIN, MAP_BOUND_FACTOR * maxabs);
-    /* RMS one-step change of each standardised unit. */
+    /* RMS one-step change of each map coordinate. */
     double dsq[NM_MAP_MAX_D] = {0};
     size_t nd = 0;
     for (size_t s = 0; s < nseries; s++)
@@ -166,7 +279,7 @@ static nm_status map_data_build(const nm_map_series *series, size_t nseries, siz
             }
     for (size_t j = 0; j < D; j++) {
         double r = sqrt(dsq[j] / (double)(nd ? nd : 1));
-        m->d_scale[j] = delta_scaling && r > 1e-9 ? r : 1.0;
+        m->d_scale[j] = o->delta_scaling && r > 1e-9 ? r : 1.0;
     }
     return NM_OK;
 }
@@ -202,7 +315,7 @@ static nm_status map_free_regime(const nm_map *m, const nm_map_opts *o, double p
             xs[j] = xn[j];
         }
         if (k >= ntr) {
-            for (size_t j = 0; j < D; j++) x[j] = xs[j] * m->x_std[j] + m->x_mean[j];
+            map_from_y(m, xs, x);
             vbuf[k - ntr] = o->decode(x, o->decode_ctx);
         }
     }
@@ -529,7 +642,7 @@ nm_status nm_map_train(const nm_map_series *series, size_t nseries, size_t D, co
     nm_map_report rep;
     memset(&rep, 0, sizeof rep);
 
-    st = map_data_build(series, nseries, D, o->delta_scaling, m, &d);
+    st = map_data_build(series, nseries, D, o, m, &d);
     if (st) goto fail;
     size_t sizes[6];
     nm_act acts[5];
@@ -681,7 +794,8 @@ nm_status nm_map_to_mf(const nm_map *m, nm_mf *mf)
     if ((st = nm_mf_add_i32(mf, "map.acts", acts, net->nlayers))) return st;
     if ((st = nm_mf_add_f32(mf, "map.params", net->params, net->nparams))) return st;
     if ((st = nm_mf_add_f64(mf, "map.x_mean", m->x_mean, m->D))) return st;
-    if ((st = nm_mf_add_f64(mf, "map.x_std", m->x_std, m->D))) return st;
+    if ((st = nm_mf_add_f64(mf, "map.A", m->A, m->D * m->D))) return st;
+    if ((st = nm_mf_add_f64(mf, "map.A_inv", m->A_inv, m->D * m->D))) return st;
     if ((st = nm_mf_add_scalar_f64(mf, "map.p_center", m->p_center))) return st;
     if ((st = nm_mf_add_scalar_f64(mf, "map.p_half", m->p_half))) return st;
     if ((st = nm_mf_add_f64(mf, "map.d_scale", m->d_scale, m->D))) return st;
@@ -695,7 +809,7 @@ nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out)
     int32_t D;
     const int32_t *sizes, *acts;
     const float *params;
-    const double *mean, *sd;
+    const double *mean, *A, *Ainv;
     size_t nsz, nact, np;
     nm_status st;
     if ((st = nm_mf_get_scalar_i32(mf, "map.D", &D))) return st;
@@ -721,12 +835,23 @@ nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out)
     size_t want = nm_mlp_count_params(nsz - 1, usz);
     if ((st = nm_mf_get_f32(mf, "map.params", want, &params, &np))) return st;
     if ((st = nm_mf_get_f64(mf, "map.x_mean", (size_t)D, &mean, NULL))) return st;
-    if ((st = nm_mf_get_f64(mf, "map.x_std", (size_t)D, &sd, NULL))) return st;
+    if ((st = nm_mf_get_f64(mf, "map.A", (size_t)(D * D), &A, NULL))) return st;
+    if ((st = nm_mf_get_f64(mf, "map.A_inv", (size_t)(D * D), &Ainv, NULL))) return st;
+    /* A A_inv must be the identity: a corrupted matrix is refused. */
+    for (size_t i = 0; i < (size_t)D; i++)
+        for (size_t j = 0; j < (size_t)D; j++) {
+            double acc = 0;
+            for (size_t k = 0; k < (size_t)D; k++) acc += A[i * D + k] * Ainv[k * D + j];
+            if (fabs(acc - (i == j)) > 1e-6)
+                return nm_fail(NM_EFORMAT, "map.A times map.A_inv is not the identity (entry %zu,%zu = %g)", i, j, acc);
+        }
     const double *dsc;
     if ((st = nm_mf_get_f64(mf, "map.d_scale", (size_t)D, &dsc, NULL))) return st;
     nm_map *m = nm_calloc(1, sizeof *m);
     if (!m) return NM_ENOMEM;
     m->D = (size_t)D;
+    memcpy(m->A, A, (size_t)(D * D) * sizeof *A);
+    memcpy(m->A_inv, Ainv, (size_t)(D * D) * sizeof *Ainv);
     if ((st = nm_mf_get_scalar_f64(mf, "map.p_center", &m->p_center)) ||
         (st = nm_mf_get_scalar_f64(mf, "map.p_half", &m->p_half)) ||
         (st = nm_mf_get_scalar_f64(mf, "map.bound", &m->bound))) {
@@ -738,16 +863,11 @@ nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out)
         return nm_fail(NM_EFORMAT, "map.p_half and map.bound must be > 0");
     }
     for (size_t j = 0; j < (size_t)D; j++) {
-        if (!(sd[j] > 0)) {
-            free(m);
-            return nm_fail(NM_EFORMAT, "map.x_std[%zu] must be > 0", j);
-        }
         if (!(dsc[j] > 0)) {
             free(m);
             return nm_fail(NM_EFORMAT, "map.d_scale[%zu] must be > 0", j);
         }
         m->x_mean[j] = mean[j];
-        m->x_std[j] = sd[j];
         m->d_scale[j] = dsc[j];
     }
     m->net = nm_mlp_alloc(nsz - 1, usz, uact);

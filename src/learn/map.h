@@ -26,8 +26,13 @@
 typedef struct nm_map {
     size_t D;
     nm_mlp *net;                       /* [D+1] -> hidden... -> [D] */
-    double x_mean[NM_MAP_MAX_D];       /* latent standardisation */
-    double x_std[NM_MAP_MAX_D];
+    /* Latent coordinates of the map: y = A (x - x_mean), x = x_mean + A_inv y
+     * (A, A_inv [D x D] row-major).  Plain standardisation has A =
+     * diag(1/std); with slow-feature coordinates (see nm_map_opts.sfa) the
+     * rows of A are the generalised eigenvectors of (Cov dx, Cov x). */
+    double x_mean[NM_MAP_MAX_D];
+    double A[NM_MAP_MAX_D * NM_MAP_MAX_D];
+    double A_inv[NM_MAP_MAX_D * NM_MAP_MAX_D];
     double p_center, p_half;           /* ps = (p - p_center) / p_half */
     double d_scale[NM_MAP_MAX_D];      /* xs' = xs + d_scale .* G(xs, ps) */
     double bound;                      /* max |xs| of a bounded run */
@@ -53,6 +58,11 @@ typedef struct nm_map_opts {
     size_t batch;
     double lr;
     double noise;               /* std of input noise, standardised units */
+    int sfa;                    /* 1: map in slow-feature coordinates: a linear
+                                   change of the latent variables that
+                                   separates slow from fast directions
+                                   (Wiskott & Sejnowski 2002), so that
+                                   delta_scaling can weight each time scale */
     int delta_scaling;          /* 1: G predicts each unit's step in units of the
                                    std of that unit's one-step change, so slow
                                    units are learned with the same relative

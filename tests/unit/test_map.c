@@ -27,7 +27,8 @@ static nm_map *tiny_map(size_t D, size_t hidden, uint64_t seed)
     nm_mlp_init(m->net, &rng, NM_INIT_XAVIER_UNIFORM);
     for (size_t j = 0; j < D; j++) {
         m->x_mean[j] = 0.1 * (double)j;
-        m->x_std[j] = 1.0 + 0.5 * (double)j;
+        m->A[j * D + j] = 1.0 / (1.0 + 0.5 * (double)j);
+        m->A_inv[j * D + j] = 1.0 + 0.5 * (double)j;
         m->d_scale[j] = 0.3 + 0.4 * (double)j; /* unequal on purpose: the gradient must carry it */
     }
     m->p_center = 0;
@@ -218,12 +219,57 @@ static void test_train_hopf(void)
     float junk[10] = {0};
     nm_mf_add_f32(mf, "map.params", junk, 10);
     CHECK_FAILS(nm_map_from_mf(mf, &r), NM_EFORMAT, "map.params");
-    nm_mf_remove(mf, "map.x_std");
-    double sd[2] = {1, 0};
-    nm_mf_add_f64(mf, "map.x_std", sd, 2);
     nm_mf_remove(mf, "map.params");
     CHECK(nm_map_from_mf(mf, &r) != NM_OK);
     nm_mf_free(mf);
+    mf = nm_mf_alloc();
+    CHECK_OK(nm_map_to_mf(m, mf));
+    nm_mf_remove(mf, "map.A_inv");
+    double notinv[4] = {1, 0, 0, 2};
+    nm_mf_add_f64(mf, "map.A_inv", notinv, 4);
+    CHECK_FAILS(nm_map_from_mf(mf, &r), NM_EFORMAT, "not the identity");
+    nm_mf_free(mf);
+    nm_map_free(m);
+}
+
+/* Slow-feature coordinates: a slow and a fast oscillation mixed by a
+ * rotation.  The first map coordinate must be the slow source again (up to
+ * sign and scale), and A A_inv = I. */
+static void test_slow_features(void)
+{
+    enum { T = 4000 };
+    static double x[2 * T];
+    const double c = cos(0.6), s = sin(0.6);
+    for (size_t t = 0; t < T; t++) {
+        double slow = sin(0.002 * (double)t), fast = 0.7 * sin(0.3 * (double)t);
+        x[2 * t] = c * slow - s * fast + 1.0;
+        x[2 * t + 1] = s * slow + c * fast - 2.0;
+    }
+    nm_map_series ser = {x, T, 0.0};
+    nm_map_opts o;
+    nm_map_opts_default(&o);
+    o.sfa = 1;
+    o.hidden[0] = o.hidden[1] = 4;
+    o.onestep_epochs = 1;
+    o.nstages = 0;
+    nm_map *m = NULL;
+    CHECK_OK(nm_map_train(&ser, 1, 2, &o, &m, NULL));
+    if (!m) return;
+    double sxy = 0, sxx = 0, syy = 0, mslow = 0;
+    for (size_t t = 0; t < T; t++) mslow += sin(0.002 * (double)t) / T;
+    for (size_t t = 0; t < T; t++) {
+        double slow = sin(0.002 * (double)t) - mslow;
+        double y0 = m->A[0] * (x[2 * t] - m->x_mean[0]) + m->A[1] * (x[2 * t + 1] - m->x_mean[1]);
+        sxy += y0 * slow;
+        sxx += y0 * y0;
+        syy += slow * slow;
+    }
+    CHECK(fabs(sxy) / sqrt(sxx * syy) > 0.999);
+    for (size_t i = 0; i < 2; i++)
+        for (size_t j = 0; j < 2; j++)
+            CHECK_CLOSE(m->A[i * 2] * m->A_inv[j] + m->A[i * 2 + 1] * m->A_inv[2 + j], i == j ? 1.0 : 0.0, 0, 1e-9);
+    /* The slow coordinate gets the small step scale. */
+    CHECK(m->d_scale[0] < 0.1 * m->d_scale[1]);
     nm_map_free(m);
 }
 
@@ -253,6 +299,7 @@ int main(void)
     NM_RUN(test_rollout_one_step);
     NM_RUN(test_step_and_guard);
     NM_RUN(test_train_hopf);
+    NM_RUN(test_slow_features);
     NM_RUN(test_bad_inputs);
     return nm_test_report();
 }

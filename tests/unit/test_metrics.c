@@ -300,6 +300,164 @@ static void test_model_sweep_points(void)
     nm_model_free(m);
 }
 
+/* ------------------------------------------------- learned-model sweeps */
+
+/* A tiny model trained here (well under a second): 3 SRK series of 30 s,
+ * small networks, few epochs.  What it learned does not matter; the sweep
+ * must report it faithfully. */
+static nm_learned *tiny_model(void)
+{
+    const double ps[] = {-42.0, -38.0, -31.0};
+    nm_series *s[3] = {NULL, NULL, NULL};
+    nm_model *m = nm_model_alloc(nm_model_srk);
+    nm_learned *lm = NULL;
+    if (!m) return NULL;
+    nm_sim_opts so;
+    nm_sim_opts_default(&so);
+    so.duration_ms = 30000;
+    int ok = 1;
+    for (size_t k = 0; k < 3 && ok; k++)
+        ok = nm_model_set_control(m, ps[k]) == NM_OK && nm_simulate(m, &so, &s[k]) == NM_OK;
+    nm_learn_opts o;
+    nm_learn_opts_default(&o);
+    o.vae.epochs = 8;
+    o.vae.hidden[0] = o.vae.hidden[1] = 32;
+    o.map_hidden[0] = o.map_hidden[1] = 32;
+    o.map_onestep_epochs = 5;
+    o.map_nstages = 1;
+    o.map_rollout_len[0] = 10;
+    o.map_rollout_iters[0] = 60;
+    if (ok) CHECK_OK(nm_learn((const nm_series *const *)s, 3, &o, &lm));
+    for (size_t k = 0; k < 3; k++) nm_series_free(s[k]);
+    nm_model_free(m);
+    return lm;
+}
+
+/* The regime of one point computed the long way: one nm_learned_run over
+ * transient + window, then detection and classification. */
+static void reference_point(const nm_learned *lm, double p, size_t ntr, size_t nwin, nm_regime *r, size_t *nspk)
+{
+    double *v = malloc((ntr + nwin) * sizeof *v), *t = NULL;
+    *nspk = 0;
+    memset(r, 0, sizeof *r);
+    if (!v) return;
+    double dt = nm_learned_dt_ms(lm);
+    if (nm_learned_run(lm, p, NULL, ntr + nwin, v, NULL) == NM_OK &&
+        nm_spikes_detect(v + ntr, nwin, dt, (double)(ntr + 1) * dt, nm_learned_threshold_mv(lm), &t, nspk) ==
+            NM_OK)
+        CHECK_OK(nm_regime_classify(t, *nspk, (double)(nwin - 1) * dt, NULL, r));
+    free(t);
+    free(v);
+}
+
+static void test_learned_sweep(void)
+{
+    nm_learned *lm = tiny_model();
+    CHECK(lm != NULL);
+    if (!lm) return;
+    const double p[] = {-46, -44, -42, -40, -38, -36, -34, -32, -30};
+    enum { NP = sizeof p / sizeof p[0] };
+    nm_learned_sweep_opts o;
+    nm_learned_sweep_opts_default(&o);
+    CHECK(o.transient_ms == 20000 && o.duration_ms == 60000 && o.nthreads == 0);
+    o.transient_ms = 10000;
+    o.duration_ms = 20000;
+    o.bound_steps = 9000; /* > the 6000 steps of transient + window */
+    o.keep_v = 1;
+    nm_sweep_point a[NP], b[NP];
+    o.nthreads = 1;
+    CHECK_OK(nm_learned_sweep(lm, p, NP, &o, a));
+    o.nthreads = 2;
+    o.keep_v = 0;
+    CHECK_OK(nm_learned_sweep(lm, p, NP, &o, b));
+    const double dt = nm_learned_dt_ms(lm);
+    const size_t ntr = (size_t)lround(o.transient_ms / dt), nwin = (size_t)lround(o.duration_ms / dt);
+    size_t periodic = 0;
+    for (size_t i = 0; i < NP; i++) {
+        /* Independent of the thread count. */
+        CHECK(memcmp(&a[i].regime, &b[i].regime, sizeof a[i].regime) == 0);
+        CHECK(a[i].nisi == b[i].nisi && a[i].bounded == b[i].bounded && a[i].diverged == b[i].diverged);
+        CHECK(a[i].steps_run == b[i].steps_run && a[i].latent_max_abs == b[i].latent_max_abs);
+        if (a[i].nisi && a[i].nisi == b[i].nisi) CHECK(memcmp(a[i].isi, b[i].isi, a[i].nisi * sizeof(double)) == 0);
+        CHECK(a[i].p == p[i] && a[i].dt_ms == dt);
+        if (a[i].diverged) {
+            CHECK(!a[i].bounded && a[i].message[0] && a[i].nisi == 0 && a[i].v == NULL);
+            continue;
+        }
+        /* The same regime as one long free run analysed by hand. */
+        nm_regime r;
+        size_t nspk;
+        reference_point(lm, p[i], ntr, nwin, &r, &nspk);
+        CHECK_MSG(memcmp(&r, &a[i].regime, sizeof r) == 0, "p = %g: sweep and a single run differ", p[i]);
+        CHECK(a[i].nisi == (nspk >= 2 ? nspk - 1 : 0));
+        CHECK(a[i].nv == nwin && a[i].v && a[i].v_end == a[i].v[nwin - 1] && b[i].v == NULL);
+        CHECK(a[i].latent_max_abs > 0 && isfinite(a[i].latent_max_abs));
+        if (a[i].bounded) CHECK(a[i].steps_run == 9000 && !a[i].message[0]);
+        else CHECK(a[i].steps_run >= ntr + nwin && a[i].steps_run < 9000 && a[i].message[0]);
+        periodic += a[i].regime.cls == NM_REGIME_PERIODIC;
+    }
+    fprintf(stderr, "  tiny model: %zu of %d points periodic\n", periodic, NP);
+    nm_sweep_points_clear(a, NP);
+    nm_sweep_points_clear(b, NP);
+
+    /* Divergence on purpose: the same model with its bounded region shrunk
+     * to 1e-3 standard deviations (model-file entry map.bound) leaves it at
+     * the first step -- a point marked diverged, not a failed call. */
+    nm_mf *mf = nm_mf_alloc();
+    const nm_mf *src = nm_learned_mf(lm);
+    for (size_t k = 0; mf && k < nm_mf_count(src); k++) {
+        const char *name;
+        nm_mf_type type;
+        size_t n;
+        const void *data;
+        CHECK_OK(nm_mf_entry(src, k, &name, &type, &n, &data));
+        if (strcmp(name, "map.bound")) CHECK_OK(nm_mf_add(mf, name, type, data, n));
+    }
+    nm_learned *tight = NULL;
+    CHECK(nm_mf_has(src, "map.bound"));
+    CHECK_OK(nm_mf_add_scalar_f64(mf, "map.bound", 1e-3));
+    CHECK_OK(nm_learned_from_mf(mf, "tight", &tight));
+    if (tight) {
+        o.keep_v = 1;
+        o.nthreads = 1; /* in the caller's thread: its error message is at stake */
+        nm_clear_error();
+        CHECK_OK(nm_learned_sweep(tight, p, 3, &o, a));
+        for (size_t i = 0; i < 3; i++) {
+            CHECK(a[i].diverged && !a[i].bounded && a[i].steps_run == 0);
+            CHECK(a[i].regime.cls == NM_REGIME_SILENT && a[i].nisi == 0 && a[i].v == NULL);
+            CHECK_MSG(strstr(a[i].message, "diverged") != NULL, "message: %s", a[i].message);
+        }
+        /* The divergence message does not leak into the caller's error. */
+        CHECK(nm_last_error()[0] == '\0');
+        nm_sweep_points_clear(a, 3);
+    }
+    nm_learned_free(tight);
+    nm_mf_free(mf);
+
+    /* Bad arguments. */
+    CHECK_FAILS(nm_learned_sweep(NULL, p, NP, &o, a), NM_EINVAL, "model is NULL");
+    CHECK_FAILS(nm_learned_sweep(lm, p, 0, &o, a), NM_EINVAL, "no control values");
+    CHECK_FAILS(nm_learned_sweep(lm, NULL, NP, &o, a), NM_EINVAL, "NULL");
+    nm_learned_sweep_opts bad = o;
+    bad.nthreads = -1;
+    CHECK_FAILS(nm_learned_sweep(lm, p, NP, &bad, a), NM_EINVAL, "nthreads");
+    bad = o;
+    bad.duration_ms = dt; /* one step: no window to classify */
+    CHECK_FAILS(nm_learned_sweep(lm, p, NP, &bad, a), NM_EINVAL, "less than 2 map steps");
+    bad = o;
+    bad.duration_ms = 1e12;
+    CHECK_FAILS(nm_learned_sweep(lm, p, NP, &bad, a), NM_EINVAL, "map steps");
+    bad = o;
+    bad.transient_ms = -1;
+    CHECK_FAILS(nm_learned_sweep(lm, p, NP, &bad, a), NM_EINVAL, "transient");
+    bad = o;
+    bad.bound_steps = (size_t)2e9;
+    CHECK_FAILS(nm_learned_sweep(lm, p, NP, &bad, a), NM_EINVAL, "map steps per point");
+    const double nanp[] = {-40, NAN};
+    CHECK_FAILS(nm_learned_sweep(lm, nanp, 2, &o, a), NM_EINVAL, "not finite");
+    nm_learned_free(lm);
+}
+
 /* ------------------------------------------------- recorded sweep tables */
 
 static const char *write_file(const char *name, const char *text)
@@ -408,6 +566,7 @@ int main(void)
     NM_RUN(test_dh);
     NM_RUN(test_wasserstein);
     NM_RUN(test_model_sweep_points);
+    NM_RUN(test_learned_sweep);
     NM_RUN(test_regime_table);
     NM_RUN(test_regime_match);
     return nm_test_report();

@@ -1,0 +1,197 @@
+"""Learned and mechanistic cells in NEURON, from Python, with one interface.
+
+    from neuromap.cells import LearnedCell, LearnedSectionCell, SRKCell
+    a = LearnedCell("out/srk.nmap", p=-38)      # NeuroMapCell (ARTIFICIAL_CELL)
+    b = SRKCell(p=-38)                          # one section with mod/srk.mod
+    nc = a.connect2target(b.syn, weight=0.002, delay=1)
+    rec = a.record_spikes()
+    neuromap.neuron_support.run(20000)
+    rec.times()
+
+Each class wraps the hoc template of the same name (hoc/srk_cell.hoc,
+hoc/learned_cell.hoc) in ``.hoc``, so hoc and Python build the same cells.
+Common interface: ``p`` (property) / ``setp`` / ``getp``, ``syn`` (the
+target of incoming NetCons), ``connect2target(target, weight=None,
+delay=None)``, ``record_spikes()``, ``threshold``, ``is_art``.
+
+Weights: for SRKCell, syn is an ExpSyn (weight in uS); for the learned cells
+a NetCon weight is added to the drive the map sees (units of p: mV of VS for
+an SRK model), decaying with ``tau_drive`` (ms).
+
+Constructing a cell loads the mechanisms (neuron_support.load_mechanisms).
+A bad model path or a corrupted file raises RuntimeError with libneuromap's
+message.
+"""
+
+from . import neuron_support as _ns
+from . import runtime as _rt
+
+__all__ = ["LearnedCell", "LearnedSectionCell", "SRKCell", "model_load_error"]
+
+
+def model_load_error(path, exc):
+    """RuntimeError for a failed load(path), with libneuromap's message when
+    the library NEURON uses is the one ctypes sees (the usual case)."""
+    try:
+        msg = _rt.last_error()
+    except OSError:
+        msg = ""
+    if not msg:
+        msg = "%s (see NEURON's message above)" % exc
+    return RuntimeError("cannot load the model %r: %s" % (path, msg))
+
+
+class _Cell:
+    hoc = None
+
+    @property
+    def p(self):
+        return self.hoc.getp()
+
+    @p.setter
+    def p(self, value):
+        self.hoc.setp(float(value))
+
+    def setp(self, value):
+        self.hoc.setp(float(value))
+
+    def getp(self):
+        return self.hoc.getp()
+
+    @property
+    def syn(self):
+        return self.hoc.syn
+
+    @property
+    def threshold(self):
+        return self.hoc.threshold
+
+    @property
+    def is_art(self):
+        return bool(self.hoc.is_art())
+
+    def connect2target(self, target, weight=None, delay=None):
+        """NetCon from this cell's spikes to target (None: a recording-only
+        NetCon).  weight, delay (ms) set if given."""
+        nc = self.hoc.connect2target(target)
+        if weight is not None:
+            nc.weight[0] = weight
+        if delay is not None:
+            nc.delay = delay
+        return nc
+
+    def record_spikes(self):
+        return _ns.SpikeRecorder(self.connect2target(None))
+
+
+class _LearnedBase(_Cell):
+    template = None
+
+    def __init__(self, model, p=None, tau_drive=None):
+        h = _ns.load_mechanisms()
+        self.hoc = getattr(h, self.template)()
+        self.mech = self.hoc.cell
+        self.load(model)
+        if p is not None:
+            self.p = p
+        if tau_drive is not None:
+            self.mech.tau_drive = tau_drive
+
+    def load(self, model):
+        """Load (or share) a model file; the state resets to its start."""
+        path = str(model)
+        try:
+            self.hoc.load(path)
+        except RuntimeError as e:
+            raise model_load_error(path, e) from None
+        self.path = path
+
+    @property
+    def tau_drive(self):
+        return self.mech.tau_drive
+
+    @tau_drive.setter
+    def tau_drive(self, value):
+        self.mech.tau_drive = value
+
+    @property
+    def dt_map(self):
+        return self.mech.dt_map
+
+    @property
+    def dim(self):
+        return int(self.mech.dim)
+
+    @property
+    def V(self):
+        """Decoded V (mV) of the current map state."""
+        return self.mech.V
+
+    @property
+    def V0(self):
+        """Decoded V (mV) of the model's start state."""
+        return self.mech.V0
+
+    def state(self):
+        """The latent state x (dim values), owned by NEURON."""
+        return [self.mech.x[i] for i in range(self.dim)]
+
+    def refcount(self):
+        """Cells (and other holders) sharing this cell's model."""
+        return int(self.mech.refcount())
+
+    def check(self):
+        """RuntimeError if the map diverged and the cell stopped."""
+        _ns.check_cells([self])
+
+
+class LearnedCell(_LearnedBase):
+    """NeuroMapCell: an ARTIFICIAL_CELL stepping a learned map on self-events.
+    record_V() records the decoded V at every map step."""
+    template = "LearnedCell"
+
+    def record_V(self, times=None):
+        """(t, V) Vectors of the decoded V, recorded at the given times (ms)
+        or at every NEURON step.  An ARTIFICIAL_CELL's V changes only at its
+        map steps: recording at (k + 1/2)*dt_map gives V after step k."""
+        return _ns.record_v(self.mech._ref_V, times=times)
+
+
+class LearnedSectionCell(_LearnedBase):
+    """NeuroMapClamp in a soma: the section's v follows the decoded V.
+    ``soma``, ``clamp`` and ``esyn`` (an ExpSyn whose current feeds p with
+    gain clamp.kp, 0 by default) are the hoc template's."""
+    template = "LearnedSectionCell"
+
+    @property
+    def soma(self):
+        return self.hoc.soma
+
+    @property
+    def clamp(self):
+        return self.hoc.clamp
+
+    @property
+    def esyn(self):
+        return self.hoc.esyn
+
+    def record_v(self, dt_ms=None):
+        return _ns.record_v(self.hoc.soma(0.5)._ref_v, dt_ms)
+
+
+class SRKCell(_Cell):
+    """The mechanistic SRK beta cell (hoc/srk_cell.hoc, mod/srk.mod): one
+    section; spikes are upward crossings of -35 mV.  p is VS (mV)."""
+
+    def __init__(self, p=None):
+        h = _ns.load_mechanisms()
+        self.hoc = h.SRKCell()
+        if p is not None:
+            self.p = p
+
+    @property
+    def soma(self):
+        return self.hoc.soma
+
+    def record_v(self, dt_ms=None):
+        return _ns.record_v(self.hoc.soma(0.5)._ref_v, dt_ms)

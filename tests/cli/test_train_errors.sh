@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `neuromap train` and `neuromap run` on bad inputs: a message naming the
+# problem, a non-zero exit, and no model or output file left behind.
+# Usage: test_train_errors.sh NEUROMAP SCRATCH_DIR
+set -u
+NM="$1"
+D="$2"
+rm -rf "$D" && mkdir -p "$D"
+fails=0
+expect_fail() {
+  local code="$1" needle="$2"
+  shift 3
+  local err
+  err="$("$@" 2>&1 >/dev/null)"
+  local rc=$?
+  if [ "$rc" -ne "$code" ] || ! grep -qF -- "$needle" <<<"$err"; then
+    echo "FAIL: $* -> exit $rc (want $code), stderr: $err (want '$needle')"
+    fails=$((fails + 1))
+  fi
+}
+no_file() {
+  if ls "$1"* >/dev/null 2>&1; then echo "FAIL: $1 exists after a failed command"; fails=$((fails + 1)); fi
+}
+"$NM" simulate --model srk --p -38 --duration 5000 --out "$D/a.csv" || exit 1
+"$NM" simulate --model srk --p -38 --duration 5000 --dt 2 --out "$D/b.csv" || exit 1
+printf 't_ms,V_mV\n0,-60\n5,nan\n' > "$D/nan.csv"
+
+expect_fail 2 "give at least one --series" -- "$NM" train --out "$D/m.nmap"
+expect_fail 2 "2 --series but 1 --p" -- "$NM" train --series "$D/a.csv" --series "$D/a.csv" --p -38 --out "$D/m.nmap"
+expect_fail 2 "--out MODEL is required" -- "$NM" train --series "$D/a.csv" --p -38
+expect_fail 2 "--p: 'x' is not a finite number" -- "$NM" train --series "$D/a.csv" --p x --out "$D/m.nmap"
+expect_fail 2 "--hidden: expected" -- "$NM" train --series "$D/a.csv" --p -38 --hidden 128,,4 --out "$D/m.nmap"
+expect_fail 2 "--latent must be in 1..16" -- "$NM" train --series "$D/a.csv" --p -38 --latent 0 --out "$D/m.nmap"
+expect_fail 2 "--noise must be >= 0" -- "$NM" train --series "$D/a.csv" --p -38 --noise -1 --out "$D/m.nmap"
+expect_fail 2 "--rollout: expected" -- "$NM" train --series "$D/a.csv" --p -38 --rollout 10,abc --out "$D/m.nmap"
+expect_fail 1 "missing.csv: cannot open" -- "$NM" train --series "$D/missing.csv" --p -38 --out "$D/m.nmap"
+expect_fail 1 "nan.csv:3" -- "$NM" train --series "$D/nan.csv" --p -38 --out "$D/m.nmap"
+expect_fail 1 "has step 2 ms but series 0 has 5 ms" -- "$NM" train --series "$D/a.csv" --p -38 --series "$D/b.csv" --p -36 --out "$D/m.nmap"
+no_file "$D/m.nmap"
+
+expect_fail 2 "missing MODEL" -- "$NM" run --p -38 --duration 100 --out "$D/r.csv"
+expect_fail 2 "--p VALUE is required" -- "$NM" run "$D/m.nmap" --duration 100 --out "$D/r.csv"
+expect_fail 2 "--duration must be > 0" -- "$NM" run "$D/m.nmap" --p -38 --duration -5 --out "$D/r.csv"
+expect_fail 1 "cannot open" -- "$NM" run "$D/none.nmap" --p -38 --duration 100 --out "$D/r.csv"
+printf 'NMAP garbage' > "$D/bad.nmap"
+expect_fail 1 "bad.nmap" -- "$NM" run "$D/bad.nmap" --p -38 --duration 100 --out "$D/r.csv"
+no_file "$D/r.csv"
+
+[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "train/run error checks passed"
