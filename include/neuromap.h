@@ -517,6 +517,9 @@ typedef struct nm_learn_opts {
     double map_clip_norm;
     double map_ema_decay;
     size_t map_select_every;    /* stage 3: checkpoint selection by free runs (0 = off) */
+    size_t map_ensemble;        /* maps trained with seeds seed, seed+1, ...; their
+                                   outputs are averaged at every step (1..8) */
+    int threads;                /* worker threads for the ensemble (0 = all cores) */
     double threshold_mv;        /* spike threshold stored in the model (mV) */
     uint64_t seed;              /* one seed for everything (VAE and map) */
     const char *command;        /* stored as meta.command (NULL: none) */

@@ -41,6 +41,8 @@ static void train_help(void)
            "  --noise X          input noise, standardised units (default 0.002)\n"
            "  --rollout LIST     rollout lengths of the curriculum (default 10,25,50)\n"
            "  --rollout-iters N  iterations per rollout stage (default 400)\n"
+           "  --ensemble N       maps trained with seeds seed..seed+N-1 and averaged at\n"
+           "                     every step (default 3; 1..8; trained on all cores)\n"
            "Other:\n"
            "  --threshold MV     spike threshold stored in the model (default -35)\n"
            "  --seed N           seed of everything (default 1)\n"
@@ -66,7 +68,7 @@ int cmd_train(int argc, char **argv)
 {
     static const char *CMD = "train";
     enum { O_SERIES = 256, O_P, O_DT, O_OUT, O_DE, O_LATENT, O_HIDDEN, O_BETA, O_VEPOCHS, O_MHIDDEN, O_MEPOCHS,
-           O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET };
+           O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS };
     static const struct option opts[] = {
         {"series", required_argument, 0, O_SERIES}, {"p", required_argument, 0, O_P},
         {"dt", required_argument, 0, O_DT}, {"out", required_argument, 0, O_OUT},
@@ -76,7 +78,8 @@ int cmd_train(int argc, char **argv)
         {"map-epochs", required_argument, 0, O_MEPOCHS}, {"noise", required_argument, 0, O_NOISE},
         {"rollout", required_argument, 0, O_ROLLOUT}, {"rollout-iters", required_argument, 0, O_RITERS},
         {"threshold", required_argument, 0, O_THR}, {"seed", required_argument, 0, O_SEED},
-        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, O_QUIET}, {"ensemble", required_argument, 0, O_ENS},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *files[TRAIN_MAX_SERIES], *out = NULL;
     double ps[TRAIN_MAX_SERIES], dt = 0, x;
     size_t nfiles = 0, nps = 0, n;
@@ -156,6 +159,11 @@ int cmd_train(int argc, char **argv)
             lo.seed = u;
             break;
         case O_QUIET: prog.quiet = 1; break;
+        case O_ENS:
+            if (cli_ulong(CMD, "--ensemble", optarg, &u)) return NM_EXIT_USAGE;
+            if (u < 1 || u > 8) return cli_usage_error(CMD, "--ensemble must be in 1..8");
+            lo.map_ensemble = (size_t)u;
+            break;
         default: return cli_bad_option(CMD, argc, argv);
         }
     }

@@ -8,6 +8,7 @@
 #include <gsl/gsl_eigen.h>
 #include <gsl/gsl_errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -53,13 +54,16 @@ void nm_map_opts_default(nm_map_opts *o)
     o->select_window_ms = 30000;
     o->dt_ms = 5;
     o->threshold_mv = -35;
+    o->ensemble = 1;
+    o->threads = 0;
     o->seed = 1;
 }
 
 void nm_map_free(nm_map *m)
 {
     if (!m) return;
-    nm_mlp_free(m->net);
+    if (m->nmembers == 0) nm_mlp_free(m->net);
+    for (size_t r = 0; r < m->nmembers; r++) nm_mlp_free(m->members[r]);
     free(m);
 }
 
@@ -93,13 +97,23 @@ static void map_step_std(const nm_map *m, double ps, const float *xs, float *xs_
     size_t D = m->D;
     memcpy(in, xs, D * sizeof *in);
     in[D] = (float)ps;
-    nm_mlp_apply1(m->net, in, out); /* widths checked at alloc/load */
+    if (m->nmembers <= 1) {
+        nm_mlp_apply1(m->net, in, out); /* widths checked at alloc/load */
+    } else {
+        /* Ensemble: the mean of the members' outputs, summed in a fixed order. */
+        float acc[NM_MAP_MAX_D] = {0}, o1[NM_MAP_MAX_D];
+        for (size_t r = 0; r < m->nmembers; r++) {
+            nm_mlp_apply1(m->members[r], in, o1);
+            for (size_t j = 0; j < D; j++) acc[j] += o1[j];
+        }
+        for (size_t j = 0; j < D; j++) out[j] = acc[j] / (float)m->nmembers;
+    }
     for (size_t j = 0; j < D; j++) xs_next[j] = xs[j] + (float)m->d_scale[j] * out[j];
 }
 
 nm_status nm_map_step(const nm_map *m, double p, const double *x, double *x_next)
 {
-    float xs[NM_MAP_MAX_D], xn[NM_MAP_MAX_D];
+    float xs[NM_MAP_MAX_D] = {0}, xn[NM_MAP_MAX_D] = {0};
     size_t D = m->D;
     map_to_y(m, x, xs);
     map_step_std(m, (p - m->p_center) / m->p_half, xs, xn);
@@ -609,8 +623,8 @@ static nm_status rollout_step(nm_map *m, const map_data *d, const nm_map_opts *o
     return nm_map_rollout_loss(m, r, loss_out, 1);
 }
 
-nm_status nm_map_train(const nm_map_series *series, size_t nseries, size_t D, const nm_map_opts *opts,
-                       nm_map **out, nm_map_report *report)
+static nm_status train_member(const nm_map_series *series, size_t nseries, size_t D, const nm_map_opts *opts,
+                              nm_map **out, nm_map_report *report)
 {
     if (!out) return nm_fail(NM_EINVAL, "map: NULL output");
     *out = NULL;
@@ -764,6 +778,8 @@ nm_status nm_map_train(const nm_map_series *series, size_t nseries, size_t D, co
     else if (ema && ema->updates) memcpy(m->net->params, ema->shadow, m->net->nparams * sizeof(float));
     rep.seconds = now_s() - t0;
     if (report) *report = rep;
+    m->nmembers = 1;
+    m->members[0] = m->net;
     *out = m;
     m = NULL;
 fail:
@@ -774,6 +790,100 @@ fail:
     free(best);
     free(saved);
     nm_map_free(m);
+    return st;
+}
+
+/* ---- ensembles --------------------------------------------------------- */
+
+typedef struct member_job {
+    const nm_map_series *series;
+    size_t nseries, D;
+    nm_map_opts o;        /* with this member's seed */
+    nm_map *out;
+    nm_map_report rep;
+    nm_status st;
+    char err[512];        /* the worker thread's error message */
+} member_job;
+
+typedef struct member_pool {
+    member_job *jobs;
+    size_t njobs, next;
+    pthread_mutex_t lock;
+} member_pool;
+
+static void *member_worker(void *arg)
+{
+    member_pool *pool = arg;
+    for (;;) {
+        pthread_mutex_lock(&pool->lock);
+        size_t i = pool->next++;
+        pthread_mutex_unlock(&pool->lock);
+        if (i >= pool->njobs) return NULL;
+        member_job *j = &pool->jobs[i];
+        j->st = train_member(j->series, j->nseries, j->D, &j->o, &j->out, &j->rep);
+        if (j->st) snprintf(j->err, sizeof j->err, "%s", nm_last_error());
+    }
+}
+
+nm_status nm_map_train(const nm_map_series *series, size_t nseries, size_t D, const nm_map_opts *opts,
+                       nm_map **out, nm_map_report *report)
+{
+    if (!out) return nm_fail(NM_EINVAL, "map: NULL output");
+    *out = NULL;
+    nm_map_opts def;
+    if (!opts) {
+        nm_map_opts_default(&def);
+        opts = &def;
+    }
+    size_t R = opts->ensemble;
+    if (R < 1 || R > NM_MAP_MAX_ENSEMBLE)
+        return nm_fail(NM_EINVAL, "map: ensemble size %zu not in 1..%d", R, NM_MAP_MAX_ENSEMBLE);
+    if (R == 1) return train_member(series, nseries, D, opts, out, report);
+
+    member_job *jobs = nm_calloc(R, sizeof *jobs);
+    if (!jobs) return NM_ENOMEM;
+    for (size_t r = 0; r < R; r++) {
+        jobs[r].series = series;
+        jobs[r].nseries = nseries;
+        jobs[r].D = D;
+        jobs[r].o = *opts;
+        jobs[r].o.seed = opts->seed + r;
+        /* Only member 0 reports progress: lines from several threads would interleave. */
+        if (r) jobs[r].o.progress = NULL;
+    }
+    member_pool pool = {jobs, R, 0, PTHREAD_MUTEX_INITIALIZER};
+    size_t nthreads = opts->threads > 0 ? (size_t)opts->threads : (size_t)nm_cpu_count();
+    if (nthreads > R) nthreads = R;
+    pthread_t tid[NM_MAP_MAX_ENSEMBLE];
+    size_t started = 0;
+    for (; started + 1 < nthreads; started++)
+        if (pthread_create(&tid[started], NULL, member_worker, &pool) != 0) break;
+    member_worker(&pool); /* the calling thread works too */
+    for (size_t t = 0; t < started; t++) pthread_join(tid[t], NULL);
+
+    nm_status st = NM_OK;
+    for (size_t r = 0; r < R && !st; r++)
+        if (jobs[r].st) st = nm_fail(jobs[r].st, "map ensemble member %zu: %s", r + 1, jobs[r].err);
+    nm_map *m = NULL;
+    if (!st) {
+        /* Members share the coordinates (a function of the data alone). */
+        m = jobs[0].out;
+        jobs[0].out = NULL;
+        for (size_t r = 1; r < R; r++) {
+            m->members[r] = jobs[r].out->net;
+            jobs[r].out->net = NULL;
+            jobs[r].out->nmembers = 0;
+        }
+        m->nmembers = R;
+        if (report) {
+            *report = jobs[0].rep;
+            report->seconds = 0;
+            for (size_t r = 0; r < R; r++) report->seconds = fmax(report->seconds, jobs[r].rep.seconds);
+        }
+    }
+    for (size_t r = 0; r < R; r++) nm_map_free(jobs[r].out);
+    free(jobs);
+    *out = m;
     return st;
 }
 
@@ -792,7 +902,15 @@ nm_status nm_map_to_mf(const nm_map *m, nm_mf *mf)
     if ((st = nm_mf_add_scalar_i32(mf, "map.D", (int32_t)m->D))) return st;
     if ((st = nm_mf_add_i32(mf, "map.sizes", sizes, net->nlayers + 1))) return st;
     if ((st = nm_mf_add_i32(mf, "map.acts", acts, net->nlayers))) return st;
-    if ((st = nm_mf_add_f32(mf, "map.params", net->params, net->nparams))) return st;
+    if ((st = nm_mf_add_scalar_i32(mf, "map.members", (int32_t)m->nmembers))) return st;
+    /* Members' parameter blocks one after the other. */
+    float *all = nm_malloc(m->nmembers * net->nparams * sizeof *all);
+    if (!all) return NM_ENOMEM;
+    for (size_t r = 0; r < m->nmembers; r++)
+        memcpy(all + r * net->nparams, m->members[r]->params, net->nparams * sizeof *all);
+    st = nm_mf_add_f32(mf, "map.params", all, m->nmembers * net->nparams);
+    free(all);
+    if (st) return st;
     if ((st = nm_mf_add_f64(mf, "map.x_mean", m->x_mean, m->D))) return st;
     if ((st = nm_mf_add_f64(mf, "map.A", m->A, m->D * m->D))) return st;
     if ((st = nm_mf_add_f64(mf, "map.A_inv", m->A_inv, m->D * m->D))) return st;
@@ -832,8 +950,12 @@ nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out)
             return nm_fail(NM_EFORMAT, "map.acts[%zu] = %d is not an activation", i, (int)acts[i]);
         uact[i] = (nm_act)acts[i];
     }
+    int32_t members;
+    if ((st = nm_mf_get_scalar_i32(mf, "map.members", &members))) return st;
+    if (members < 1 || members > NM_MAP_MAX_ENSEMBLE)
+        return nm_fail(NM_EFORMAT, "map.members = %d is not in 1..%d", (int)members, NM_MAP_MAX_ENSEMBLE);
     size_t want = nm_mlp_count_params(nsz - 1, usz);
-    if ((st = nm_mf_get_f32(mf, "map.params", want, &params, &np))) return st;
+    if ((st = nm_mf_get_f32(mf, "map.params", want * (size_t)members, &params, &np))) return st;
     if ((st = nm_mf_get_f64(mf, "map.x_mean", (size_t)D, &mean, NULL))) return st;
     if ((st = nm_mf_get_f64(mf, "map.A", (size_t)(D * D), &A, NULL))) return st;
     if ((st = nm_mf_get_f64(mf, "map.A_inv", (size_t)(D * D), &Ainv, NULL))) return st;
@@ -870,12 +992,16 @@ nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out)
         m->x_mean[j] = mean[j];
         m->d_scale[j] = dsc[j];
     }
-    m->net = nm_mlp_alloc(nsz - 1, usz, uact);
-    if (!m->net) {
-        free(m);
-        return NM_ENOMEM;
+    for (size_t r = 0; r < (size_t)members; r++) {
+        m->members[r] = nm_mlp_alloc(nsz - 1, usz, uact);
+        if (!m->members[r]) {
+            nm_map_free(m);
+            return NM_ENOMEM;
+        }
+        m->nmembers = r + 1;
+        memcpy(m->members[r]->params, params + r * want, want * sizeof *params);
     }
-    memcpy(m->net->params, params, want * sizeof *params);
+    m->net = m->members[0];
     *out = m;
     return NM_OK;
 }

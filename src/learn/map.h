@@ -22,10 +22,15 @@
 #include "nn/nn.h"
 
 #define NM_MAP_MAX_D 16
+/* Most ensemble members (independently trained networks averaged per step). */
+#define NM_MAP_MAX_ENSEMBLE 8
 
 typedef struct nm_map {
     size_t D;
-    nm_mlp *net;                       /* [D+1] -> hidden... -> [D] */
+    nm_mlp *net;                       /* [D+1] -> hidden... -> [D]: member 0 */
+    size_t nmembers;                   /* ensemble size (>= 1) */
+    nm_mlp *members[NM_MAP_MAX_ENSEMBLE]; /* members[0] == net; the step averages
+                                             the members' outputs G */
     /* Latent coordinates of the map: y = A (x - x_mean), x = x_mean + A_inv y
      * (A, A_inv [D x D] row-major).  Plain standardisation has A =
      * diag(1/std); with slow-feature coordinates (see nm_map_opts.sfa) the
@@ -83,6 +88,8 @@ typedef struct nm_map_opts {
     double threshold_mv;        /* spike threshold of decoded V */
     nm_map_decode_fn decode;    /* NULL: selection off */
     void *decode_ctx;
+    size_t ensemble;            /* members trained with seeds seed, seed+1, ... (>= 1) */
+    int threads;                /* workers training members (0 = all cores) */
     uint64_t seed;
     nm_progress_fn progress;
     void *progress_ctx;
@@ -93,7 +100,9 @@ void nm_map_opts_default(nm_map_opts *o);
 typedef struct nm_map_report {
     double onestep_loss;        /* final one-step validation MSE (standardised) */
     double rollout_loss;        /* final rollout MSE */
-    int select_score;           /* training p values whose free-run regime matched */
+    int select_score;           /* training p values whose free-run regime matched
+                                   (of member 0; of the ensemble in ens_score) */
+    int ens_score;
     size_t select_iter;         /* iteration of the kept checkpoint */
     double seconds;
 } nm_map_report;

@@ -16,7 +16,9 @@ Checks, at a silent and a firing p of the fixture model and one between:
     the offline V, linearly interpolated between steps, to within the
     clamp's residual (CLAMP_TOL_MV);
   * p played with Vector.play (a step from silent to firing between two map
-    steps) gives exactly the offline run with p switched at that step.
+    steps, at the latest time after which the offline run fires: see
+    learned_common.find_switch_time) gives exactly the offline run with p
+    switched at that step.
 """
 
 import os
@@ -32,7 +34,6 @@ TSTOP_MS = 20002.5    # not a multiple of dt_map: no step falls on tstop
 # step: v lags the ramp by dt/2, |dV/dt| * dt/2 = 0.05 mV at 4 mV/ms and
 # dt = 0.025 ms; mod/neuromap_clamp.mod) and under CVode (rs*C*dV/dt, tiny).
 CLAMP_TOL_MV = 0.1
-PLAY_SWITCH_MS = 6002.5   # between two 5 ms map steps
 
 
 def run_cell(h, ns, cells, model_path, p, method="fixed"):
@@ -108,24 +109,19 @@ def test_templates(h, ns, rt, cells, model, model_path, p, ref):
 
 
 def test_play(h, ns, rt, cells, model, model_path, p_silent, p_firing):
-    nsteps = int(np.floor(TSTOP_MS / model.dt_ms))
-    tsteps = model.dt_ms * np.arange(1, nsteps + 1)
-    schedule = np.where(tsteps < PLAY_SWITCH_MS, p_silent, p_firing)
-    v_off, _ = model.run_schedule(schedule)
-    v0 = model.decode_v(model.initial_state())
-    want = rt.cell_spike_steps(v_off, v0, model.threshold_mv) * model.dt_ms
+    switch, want = lc.find_switch_time(model, p_silent, p_firing, TSTOP_MS)
     c = cells.LearnedCell(model_path, p=p_silent)
     rec = c.record_spikes()
-    tvec = h.Vector([0.0, PLAY_SWITCH_MS])
+    tvec = h.Vector([0.0, switch])
     pvec = h.Vector([p_silent, p_firing])
     pvec.play(c.mech._ref_p, tvec, 0)   # discrete: p holds each value from its time on
     for method in ("fixed", "cvode"):
         ns.run(TSTOP_MS, method=method, v_init=c.V0)
         got = rec.times()
-        lc.check(len(want) > 0 and want[0] > PLAY_SWITCH_MS and lc.same_times(got, want),
+        lc.check(len(want) > 0 and want[0] > switch and lc.same_times(got, want),
                  "%s: Vector.play p %g -> %g at %g ms: %d spikes, all after the switch, "
                  "identical to the offline run with p switched at that step"
-                 % (method, p_silent, p_firing, PLAY_SWITCH_MS, len(got)))
+                 % (method, p_silent, p_firing, switch, len(got)))
     pvec.play_remove()
 
 

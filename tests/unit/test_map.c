@@ -156,7 +156,10 @@ static void hopf_series(double p, size_t T, double *x)
     }
 }
 
-static nm_map *train_hopf(uint64_t seed)
+static nm_map *train_hopf_n(uint64_t seed, size_t ensemble);
+static nm_map *train_hopf(uint64_t seed) { return train_hopf_n(seed, 1); }
+
+static nm_map *train_hopf_n(uint64_t seed, size_t ensemble)
 {
     static double a[2 * 3000], b[2 * 3000], c[2 * 3000];
     hopf_series(0.25, 3000, a);
@@ -173,6 +176,7 @@ static nm_map *train_hopf(uint64_t seed)
     o.rollout_iters[0] = 150;
     o.rollout_batch = 32;
     o.seed = seed;
+    o.ensemble = ensemble;
     nm_map *m = NULL;
     nm_map_report rep;
     CHECK_OK(nm_map_train(s, 3, 2, &o, &m, &rep));
@@ -273,6 +277,38 @@ static void test_slow_features(void)
     nm_map_free(m);
 }
 
+/* An ensemble of two: member r is the single map trained with seed + r,
+ * and a step is the mean of the members' steps (residual maps average). */
+static void test_ensemble(void)
+{
+    nm_map *e = train_hopf_n(42, 2), *a = train_hopf(42), *b = train_hopf(43);
+    if (!e || !a || !b) goto done;
+    CHECK(e->nmembers == 2);
+    CHECK(memcmp(e->members[0]->params, a->net->params, a->net->nparams * sizeof(float)) == 0);
+    CHECK(memcmp(e->members[1]->params, b->net->params, b->net->nparams * sizeof(float)) == 0);
+    double x[2] = {0.4, -0.3}, ye[2], ya[2], yb[2];
+    CHECK_OK(nm_map_step(e, 0.6, x, ye));
+    CHECK_OK(nm_map_step(a, 0.6, x, ya));
+    CHECK_OK(nm_map_step(b, 0.6, x, yb));
+    for (int j = 0; j < 2; j++) CHECK_CLOSE(ye[j], 0.5 * (ya[j] + yb[j]), 1e-6, 1e-7);
+    nm_mf *mf = nm_mf_alloc();
+    CHECK_OK(nm_map_to_mf(e, mf));
+    nm_map *r = NULL;
+    CHECK_OK(nm_map_from_mf(mf, &r));
+    if (r) {
+        double yr[2];
+        CHECK(r->nmembers == 2);
+        CHECK_OK(nm_map_step(r, 0.6, x, yr));
+        CHECK(yr[0] == ye[0] && yr[1] == ye[1]);
+    }
+    nm_map_free(r);
+    nm_mf_free(mf);
+done:
+    nm_map_free(e);
+    nm_map_free(a);
+    nm_map_free(b);
+}
+
 static void test_bad_inputs(void)
 {
     double x[100] = {0};
@@ -300,6 +336,7 @@ int main(void)
     NM_RUN(test_step_and_guard);
     NM_RUN(test_train_hopf);
     NM_RUN(test_slow_features);
+    NM_RUN(test_ensemble);
     NM_RUN(test_bad_inputs);
     return nm_test_report();
 }
