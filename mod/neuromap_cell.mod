@@ -22,8 +22,10 @@ Spikes: net_event at the map step whose decoded V first reaches `thresh`
 detector nm_spikes_detect_hyst: after a spike V must fall below
 thresh - hysteresis (default 2 mV, as nm_spikes_detect) before the next
 crossing counts; a run that starts above thresh - hysteresis is not armed.
-The spike time is the step time (not interpolated), so it is a multiple of
-dt_map: the library's interpolated crossing lies in the preceding step.
+The spike time is the step time tstart + nstep*dt_map, computed from the
+step count (not interpolated, and not the t of the event delivery, which
+can differ in the last bits between integrators): the library's
+interpolated crossing lies in the preceding step.
 
 Input: every NetCon event adds its weight (units of p) to a drive that
 decays exponentially with tau_drive (ms); each map step sees p + drive(t).
@@ -56,7 +58,7 @@ NEURON {
     THREADSAFE
     ARTIFICIAL_CELL NeuroMapCell
     RANGE p, tau_drive, hysteresis, handle
-    RANGE V0, V, x, dim, dt_map, thresh, drive, tdrive, peff, armed, nstep, err
+    RANGE V0, V, x, dim, dt_map, thresh, drive, tdrive, peff, armed, nstep, tstart, err
 }
 
 UNITS {
@@ -82,6 +84,7 @@ ASSIGNED {
     peff              : p + drive seen by the last map step
     armed             : 1 when the next upward crossing counts as a spike
     nstep             : map steps since finitialize
+    tstart (ms)       : t at finitialize: step n is at tstart + n*dt_map
     err               : 0, or the libneuromap status that stopped the cell
 }
 
@@ -121,24 +124,28 @@ ENDVERBATIM
     tdrive = t
     peff = p
     nstep = 0
+    tstart = t
     err = 0
     armed = (V < thresh - hysteresis)
     net_send(dt_map, 1)
 }
 
 NET_RECEIVE (w) {
-    LOCAL vold, st
+    LOCAL vold, st, tstep
     if (flag == 1) {
-        : a map step: bring the drive up to date, step, decode, look for a spike
-        drive = drive*exp(-(t - tdrive)/tau_drive)
-        tdrive = t
+        : a map step: bring the drive up to date, step, decode, look for a
+        : spike.  Its time comes from the step count, not from t: t at
+        : delivery may differ in the last bits between integrators.
+        tstep = tstart + (nstep + 1)*dt_map
+        drive = drive*exp(-(tstep - tdrive)/tau_drive)
+        tdrive = tstep
         peff = p + drive
         vold = V
         st = 0
 VERBATIM
         _lst = (double)nm_plugin_step((int)handle, peff, x, &V);
         if (_lst != 0) {
-            fprintf(stderr, "NeuroMapCell: stopped at t = %g ms (p = %g): %s\n", t, peff,
+            fprintf(stderr, "NeuroMapCell: stopped at t = %g ms (p = %g): %s\n", _ltstep, peff,
                     nm_last_error());
         }
 ENDVERBATIM
@@ -148,15 +155,15 @@ ENDVERBATIM
             nstep = nstep + 1
             if (armed) {
                 if (vold < thresh && V >= thresh) {
-                    net_event(t)
+                    net_event(tstep)
                     armed = 0
                 }
             } else if (V < thresh - hysteresis) {
                 armed = 1
             }
-            : the next step at (nstep + 1)*dt_map after finitialize: no drift
-            : from adding dt_map to t over and over
-            net_send((nstep + 1)*dt_map - t, 1)
+            : the next step at tstart + (nstep + 1)*dt_map: no drift from
+            : adding dt_map to t over and over
+            net_send(tstart + (nstep + 1)*dt_map - t, 1)
         }
     } else {
         drive = drive*exp(-(t - tdrive)/tau_drive) + w
@@ -191,6 +198,7 @@ ENDVERBATIM
     tdrive = 0
     peff = p
     nstep = 0
+    tstart = 0
     err = 0
 }
 

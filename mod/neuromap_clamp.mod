@@ -57,7 +57,8 @@ NEURON {
     POINT_PROCESS NeuroMapClamp
     ELECTRODE_CURRENT i
     RANGE p, tau_drive, hysteresis, handle, rs, kp
-    RANGE V0, V, Vnext, vc, i, x, dim, dt_map, thresh, drive, tdrive, peff, tk, armed, nstep, err
+    RANGE V0, V, Vnext, vc, i, x, dim, dt_map, thresh, drive, tdrive, peff, tk, armed, nstep
+    RANGE tstart, err
     POINTER pin
 }
 
@@ -94,6 +95,7 @@ ASSIGNED {
     tk (ms)           : time of the current sample
     armed
     nstep             : samples reached since finitialize
+    tstart (ms)       : t at finitialize: sample n is at tstart + n*dt_map
     err
 }
 
@@ -132,6 +134,7 @@ ENDVERBATIM
     drive = 0
     tdrive = t
     tk = t
+    tstart = t
     nstep = 0
     err = 0
     armed = (V < thresh - hysteresis)
@@ -158,20 +161,21 @@ NET_RECEIVE (w) {
     if (flag == 1) {
         : the clamp has reached sample nstep + 1: look for a spike, then
         : compute the sample after it
+        : tk from the step count, not t (see neuromap_cell.mod)
         vold = V
         V = Vnext
         nstep = nstep + 1
-        tk = t
+        tk = tstart + nstep*dt_map
         if (armed) {
             if (vold < thresh && V >= thresh) {
-                net_event(t)
+                net_event(tk)
                 armed = 0
             }
         } else if (V < thresh - hysteresis) {
             armed = 1
         }
         lookahead()
-        net_send((nstep + 1)*dt_map - t, 1)
+        net_send(tstart + (nstep + 1)*dt_map - t, 1)
     } else {
         drive = drive*exp(-(t - tdrive)/tau_drive) + w
         tdrive = t
@@ -181,8 +185,8 @@ NET_RECEIVE (w) {
 : x <- F(x, peff), Vnext <- its decoded V; on divergence hold V and set err.
 PROCEDURE lookahead() {
     LOCAL st
-    drive = drive*exp(-(t - tdrive)/tau_drive)
-    tdrive = t
+    drive = drive*exp(-(tk - tdrive)/tau_drive)
+    tdrive = tk
     peff = p + drive
     if (kp != 0) {
         peff = peff + kp*pin
@@ -192,7 +196,7 @@ PROCEDURE lookahead() {
 VERBATIM
         _lst = (double)nm_plugin_step((int)handle, peff, x, &Vnext);
         if (_lst != 0) {
-            fprintf(stderr, "NeuroMapClamp: stopped at t = %g ms (p = %g): %s\n", t, peff,
+            fprintf(stderr, "NeuroMapClamp: stopped at t = %g ms (p = %g): %s\n", tk, peff,
                     nm_last_error());
         }
 ENDVERBATIM
@@ -233,6 +237,7 @@ ENDVERBATIM
     drive = 0
     tdrive = 0
     tk = 0
+    tstart = 0
     nstep = 0
     err = 0
 }

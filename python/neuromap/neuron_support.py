@@ -15,7 +15,8 @@ import os
 import numpy as np
 
 __all__ = ["load_mechanisms", "find_mechdir", "hoc_dir", "load_templates", "SpikeRecorder",
-           "record_spikes", "record_v", "to_numpy", "run", "check_cells", "MECHANISMS"]
+           "record_spikes", "record_v", "to_numpy", "run", "check_cells", "burst_stats",
+           "MECHANISMS"]
 
 # The mechanisms libnrnmech.so must define (mod/*.mod).
 MECHANISMS = ("NeuroMapCell", "NeuroMapClamp", "srk")
@@ -171,3 +172,20 @@ def check_cells(cells):
             bad.append("cell %d (err %d at p = %g)" % (i, int(err), mech.peff))
     if bad:
         raise RuntimeError("learned cells stopped (map diverged): " + ", ".join(bad))
+
+
+def burst_stats(times, max_isi_ms):
+    """Bursts of one spike train: runs of spikes whose ISIs are all <=
+    max_isi_ms (a lone spike is a burst of 1).  Returns a dict: sizes (spikes
+    per burst), starts (ms), intra_isi (ISIs inside bursts, ms), ibi (gaps
+    between burst starts, ms)."""
+    t = np.asarray(times, dtype=float)
+    if len(t) == 0:
+        return dict(sizes=np.zeros(0, int), starts=np.zeros(0), intra_isi=np.zeros(0),
+                    ibi=np.zeros(0))
+    isi = np.diff(t)
+    breaks = np.nonzero(isi > max_isi_ms)[0]
+    first = np.concatenate([[0], breaks + 1])
+    last = np.concatenate([breaks, [len(t) - 1]])
+    return dict(sizes=last - first + 1, starts=t[first], intra_isi=isi[isi <= max_isi_ms],
+                ibi=np.diff(t[first]))

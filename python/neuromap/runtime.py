@@ -23,7 +23,8 @@ import os
 import numpy as np
 
 __all__ = ["NeuromapError", "library", "find_library", "LearnedModel", "last_error",
-           "plugin_count", "plugin_refcount", "detect_spikes", "cell_spike_steps"]
+           "plugin_count", "plugin_refcount", "detect_spikes", "cell_spike_steps",
+           "classify_regime"]
 
 # Default re-arm hysteresis of nm_spikes_detect and of the NEURON cells (mV).
 DEFAULT_HYSTERESIS_MV = 2.0
@@ -73,6 +74,14 @@ _lib = None
 _DPTR = ctypes.POINTER(ctypes.c_double)
 
 
+class _Regime(ctypes.Structure):
+    # Mirror of nm_regime in include/neuromap.h.
+    _fields_ = [("cls", ctypes.c_int), ("spikes_per_period", ctypes.c_int),
+                ("period_ms", ctypes.c_double), ("nspikes", ctypes.c_size_t),
+                ("rate_hz", ctypes.c_double), ("isi_min_ms", ctypes.c_double),
+                ("isi_max_ms", ctypes.c_double), ("isi_mean_ms", ctypes.c_double)]
+
+
 def _declare(lib):
     c_int, c_dbl, c_size, c_void, c_str = (ctypes.c_int, ctypes.c_double, ctypes.c_size_t,
                                            ctypes.c_void_p, ctypes.c_char_p)
@@ -91,6 +100,8 @@ def _declare(lib):
         "nm_learned_train_p": (_DPTR, [c_void, ctypes.POINTER(c_size)]),
         "nm_spikes_detect_hyst": (c_int, [_DPTR, c_size, c_dbl, c_dbl, c_dbl, c_dbl,
                                           ctypes.POINTER(_DPTR), ctypes.POINTER(c_size)]),
+        "nm_regime_classify": (c_int, [_DPTR, c_size, c_dbl, c_void, ctypes.POINTER(_Regime)]),
+        "nm_regime_format": (ctypes.c_char_p, [ctypes.POINTER(_Regime), ctypes.c_char_p, c_size]),
         "nm_plugin_count": (c_size, []),
         "nm_plugin_refcount": (c_size, [c_int]),
     }
@@ -250,6 +261,23 @@ def detect_spikes(v, dt_ms, t0_ms, threshold_mv, hysteresis_mv=DEFAULT_HYSTERESI
         return np.array([times[i] for i in range(n.value)])
     finally:
         lib.c_free(ctypes.cast(times, ctypes.c_void_p))
+
+
+def classify_regime(times, duration_ms):
+    """The library's regime classifier (nm_regime_classify, default options)
+    for spike times observed over a window of duration_ms.  Returns a dict:
+    name ("silent", "periodic:K", "irregular"), spikes_per_period,
+    period_ms, nspikes, rate_hz, isi_min_ms / isi_max_ms / isi_mean_ms."""
+    lib = library()
+    t = np.ascontiguousarray(times, dtype=float)
+    r = _Regime()
+    _check(lib.nm_regime_classify(_as_dptr(t) if len(t) else None, len(t), float(duration_ms),
+                                  None, ctypes.byref(r)), "regime")
+    buf = ctypes.create_string_buffer(64)
+    lib.nm_regime_format(ctypes.byref(r), buf, len(buf))
+    return dict(name=buf.value.decode(), spikes_per_period=r.spikes_per_period,
+                period_ms=r.period_ms, nspikes=int(r.nspikes), rate_hz=r.rate_hz,
+                isi_min_ms=r.isi_min_ms, isi_max_ms=r.isi_max_ms, isi_mean_ms=r.isi_mean_ms)
 
 
 def cell_spike_steps(v, v0, threshold_mv, hysteresis_mv=DEFAULT_HYSTERESIS_MV):

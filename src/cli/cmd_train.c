@@ -33,7 +33,7 @@ static void train_help(void)
            "  --de N             delay-embedding length (default 32)\n"
            "  --latent D         latent dimension (default 3; see `neuromap vae-scan`)\n"
            "  --hidden LIST      hidden widths, e.g. 128,128 (default)\n"
-           "  --beta X           KL weight (default 1e-3)\n"
+           "  --beta X           KL weight (default 3e-5: sharp states for the map)\n"
            "  --vae-epochs N     maximum epochs (default 100, early stopping)\n"
            "Map:\n"
            "  --map-hidden LIST  hidden widths (default 128,128)\n"

@@ -106,10 +106,9 @@ def test_integrators(h, ns, cells, model_path, p_lo, p_hi):
     del quiet
 
     # Global CVode with 2 threads: NeuroMapCells only.  With sections in the
-    # network this combination is very slow on NEURON 8.2 (35 s instead of
-    # 0.3 s here; shared/neuron-debian.md), and the clamp cells' spike times
-    # then differ from one thread in the last bit (1e-12 ms): event times of
-    # a section's point process come out of the threaded integrator's t.
+    # network this combination is very slow on NEURON 8.2 (26 s instead of
+    # 0.2 s with one thread, measured; shared/neuron-debian.md), though it
+    # gives the same spikes.
     art = Net(h, cells, model_path, p_lo, p_hi, nsection=0)
     ns.run(TSTOP_MS, v_init=v0, method="fixed")
     ref_art = art.spikes()

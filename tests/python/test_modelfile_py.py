@@ -185,7 +185,9 @@ def test_model(path):
     if "map.sizes" in e and "map.params" in e:
         sizes = e["map.sizes"].astype(int)
         nparams = sum(int(a) * int(b) + int(b) for a, b in zip(sizes[:-1], sizes[1:]))
-        check(e["map.params"].size == nparams, f"{path}: map.params holds the weights of layers {sizes.tolist()}")
+        members = int(e["map.members"][0]) if "map.members" in e else 1
+        check(e["map.params"].size == members * nparams,
+              f"{path}: map.params holds {members} x the weights of layers {sizes.tolist()}")
     check(e["meta.train_p"].dtype == np.dtype("<f8") and e["meta.train_p"].size >= 1, f"{path}: meta.train_p")
     check(float(e["map.dt_ms"][0]) > 0, f"{path}: map.dt_ms > 0")
     # Every corruption of a real model is caught; a flipped bit anywhere

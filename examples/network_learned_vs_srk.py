@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""A network of 100 bursting beta cells: all mechanistic, then half learned.
+
+    /usr/bin/python3 examples/network_learned_vs_srk.py [MODEL.nmap] [--ncells 100]
+        [--fanin 10] [--tstop 40000] [--seed 1] [--out out/examples/network.png]
+
+The network: NCELLS cells with VS drawn uniformly from [-42, -36] mV (bursts
+of 2 to 4 spikes when alone), each receiving FANIN excitatory synapses from
+random other cells (delays 1-5 ms), plus its own weak Poisson background.
+  A. every cell is an SRKCell (mod/srk.mod, ExpSyn tau 5 ms, e 0 mV,
+     weight W_SYN uS), fixed step dt 0.025 ms, Crank-Nicolson;
+  B. the same network, the same VS, connections and background, with every
+     second cell replaced by a LearnedCell (NeuroMapCell) at p = VS.
+Incoming events to a learned cell add to its drive (units of p, decaying
+with tau_drive = 20 ms, the SRK membrane time constant tau): the weight
+W_P (mV of p) is calibrated at the start against one SRK cell -- the W_P
+whose rate response to the same Poisson input matches the SRK cell's best
+(printed).  Spikes from learned cells reach SRK cells through the same
+ExpSyns as before.
+
+Compared after a 10 s transient: rasters, firing rates per cell, burst
+statistics (bursts = runs of spikes with ISIs <= 600 ms; the SRK
+intra-burst ISIs are 100-250 ms and the gaps between bursts above 1 s),
+for all cells, and for the replaced cells before (A) and after (B).
+Figure to --out.  The model defaults to out/srk.nmap (scripts/demo.sh).
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+
+VS_RANGE = (-42.0, -36.0)
+W_SYN = 0.0003            # uS (0.3 nS) per recurrent synapse into an SRK cell
+BG_RATE_HZ = 2.0          # Poisson background per cell
+W_BG_SYN = 0.0003         # uS
+TRANSIENT_MS = 10000.0
+BURST_MAX_ISI_MS = 600.0
+CAL_RATE_HZ = 20.0        # calibration input rate (about FANIN x the typical rate)
+CAL_WEIGHTS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)   # candidate W_P (mV of p)
+CAL_VS = -39.0
+CAL_MS = 60000.0
+
+
+def calibrate(h, ns, cells, model, seed):
+    """W_P: the learned-cell weight whose spike-rate increase under Poisson
+    input (CAL_RATE_HZ) matches that of one SRK cell given W_SYN."""
+    srk = [cells.SRKCell(p=CAL_VS) for _ in range(2)]
+    lrn = [cells.LearnedCell(model, p=CAL_VS) for _ in range(len(CAL_WEIGHTS) + 1)]
+    stim = h.NetStim()
+    stim.number, stim.start, stim.interval, stim.noise = 1e9, 0, 1000.0 / CAL_RATE_HZ, 1
+    stim.noiseFromRandom123(seed, 999999, 0)
+    ncs = [h.NetCon(stim, srk[1].syn, 0, 1.0, W_SYN)]
+    ncs += [h.NetCon(stim, c.syn, 0, 1.0, w) for c, w in zip(lrn[1:], CAL_WEIGHTS)]
+    recs = [c.record_spikes() for c in srk + lrn]
+    ns.run(CAL_MS, method="fixed", secondorder=2, v_init=-50)
+    rate = [len(r.times()) / (CAL_MS / 1000) for r in recs]
+    d_srk = rate[1] - rate[0]
+    d_lrn = np.array(rate[3:]) - rate[2]
+    best = int(np.argmin(np.abs(d_lrn - d_srk)))
+    print("calibration at VS = %g, %g Hz Poisson input: SRK rate %.2f -> %.2f Hz with %g uS; "
+          "learned %.2f Hz -> %s Hz with W_P = %s mV" % (
+              CAL_VS, CAL_RATE_HZ, rate[0], rate[1], W_SYN, rate[2],
+              ", ".join("%.2f" % r for r in rate[3:]), ", ".join("%g" % w for w in CAL_WEIGHTS)))
+    del ncs, recs
+    return CAL_WEIGHTS[best]
+
+
+def build(h, cells, model, vs, pre, delays, learned_mask, w_p, seed):
+    net = []
+    for i, v in enumerate(vs):
+        net.append(cells.LearnedCell(model, p=v) if learned_mask[i] else cells.SRKCell(p=v))
+    ncs = []
+    for i, c in enumerate(net):
+        w = w_p if learned_mask[i] else W_SYN
+        for j, d in zip(pre[i], delays[i]):
+            ncs.append(net[j].connect2target(c.syn, weight=w, delay=d))
+    stims = []
+    for i, c in enumerate(net):
+        s = h.NetStim()
+        s.number, s.start, s.interval, s.noise = 1e9, 0, 1000.0 / BG_RATE_HZ, 1
+        s.noiseFromRandom123(seed, i, 1)
+        stims.append(s)
+        w = w_p * W_BG_SYN / W_SYN if learned_mask[i] else W_BG_SYN
+        ncs.append(h.NetCon(s, c.syn, 0, 1.0, w))
+    recs = [c.record_spikes() for c in net]
+    return dict(cells=net, ncs=ncs, stims=stims, recs=recs)
+
+
+def spikes_of(net):
+    return [r.times() for r in net["recs"]]
+
+
+def summarize(name, trains, idx, window_ms):
+    from neuromap import neuron_support as ns
+    rates, sizes, intra, ibi = [], [], [], []
+    for i in idx:
+        t = trains[i][trains[i] >= TRANSIENT_MS]
+        rates.append(len(t) / (window_ms / 1000))
+        b = ns.burst_stats(t, BURST_MAX_ISI_MS)
+        sizes.extend(b["sizes"][1:-1])          # first and last may be cut by the window
+        intra.extend(b["intra_isi"])
+        ibi.extend(b["ibi"])
+    s = dict(rates=np.array(rates), sizes=np.array(sizes, int), intra=np.array(intra),
+             ibi=np.array(ibi))
+    print("  %-34s rate %5.2f +- %4.2f Hz   spikes/burst %4.2f   intra-burst ISI %5.0f ms   "
+          "burst interval %5.0f ms" % (name, s["rates"].mean(), s["rates"].std(),
+                                      s["sizes"].mean() if len(s["sizes"]) else 0,
+                                      np.median(s["intra"]) if len(s["intra"]) else 0,
+                                      np.median(s["ibi"]) if len(s["ibi"]) else 0))
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model", nargs="?", default=os.path.join(ROOT, "out", "srk.nmap"))
+    ap.add_argument("--ncells", type=int, default=100)
+    ap.add_argument("--fanin", type=int, default=10)
+    ap.add_argument("--tstop", type=float, default=40000.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", default=os.path.join(ROOT, "out", "examples", "network.png"))
+    args = ap.parse_args()
+    if not os.path.exists(args.model):
+        sys.exit("model %s not found: run scripts/demo.sh (writes out/srk.nmap) or pass a path"
+                 % args.model)
+    from neuromap import cells, neuron_support as ns
+    h = ns.load_mechanisms()
+
+    rng = np.random.default_rng(args.seed)
+    n = args.ncells
+    vs = rng.uniform(*VS_RANGE, size=n)
+    pre = [rng.choice(np.delete(np.arange(n), i), size=args.fanin, replace=False) for i in range(n)]
+    delays = [rng.uniform(1.0, 5.0, size=args.fanin) for _ in range(n)]
+    w_p = calibrate(h, ns, cells, args.model, args.seed)
+    window = args.tstop - TRANSIENT_MS
+
+    results = {}
+    for label, mask in (("A: all SRK", np.zeros(n, bool)),
+                        ("B: half learned", np.arange(n) % 2 == 1)):
+        net = build(h, cells, args.model, vs, pre, delays, mask, w_p, args.seed)
+        ns.run(args.tstop, method="fixed", secondorder=2, v_init=-50.0)
+        ns.check_cells([c for c in net["cells"] if not isinstance(c, cells.SRKCell)])
+        results[label] = (spikes_of(net), mask)
+        del net
+
+    print("network of %d cells, fan-in %d, W_SYN %g uS, learned W_P %g mV (calibrated), "
+          "%g s after a %g s transient:" % (n, args.fanin, W_SYN, w_p, window / 1000,
+                                           TRANSIENT_MS / 1000))
+    sa, _ = results["A: all SRK"]
+    sb, mask = results["B: half learned"]
+    odd, even = np.nonzero(mask)[0], np.nonzero(~mask)[0]
+    stats = {
+        "A all": summarize("A: all SRK, all cells", sa, range(n), window),
+        "B all": summarize("B: half learned, all cells", sb, range(n), window),
+        "A repl": summarize("A: the cells replaced in B (SRK)", sa, odd, window),
+        "B repl": summarize("B: the replaced cells (learned)", sb, odd, window),
+        "A kept": summarize("A: the cells kept in B (SRK)", sa, even, window),
+        "B kept": summarize("B: the kept cells (SRK)", sb, even, window),
+    }
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=(10, 7))
+    gs = fig.add_gridspec(2, 3, height_ratios=(1.3, 1))
+    show = (TRANSIENT_MS, min(args.tstop, TRANSIENT_MS + 15000.0))
+    for k, (label, (trains, m)) in enumerate(results.items()):
+        ax = fig.add_subplot(gs[0, k * 3 // 2: (k + 1) * 3 // 2 + (k == 0)])
+        for i, t in enumerate(trains):
+            t = t[(t >= show[0]) & (t <= show[1])]
+            ax.plot((t - TRANSIENT_MS) / 1000, np.full(len(t), i), "|", ms=3,
+                    color="#c0392b" if m[i] else "#1f3b73")
+        ax.set_title(label + (" (red: learned)" if m.any() else ""), fontsize=9)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("cell")
+    ax = fig.add_subplot(gs[1, 0])
+    bins = np.linspace(0, max(s["rates"].max() for s in stats.values()) + 0.5, 20)
+    ax.hist(stats["A repl"]["rates"], bins, alpha=0.6, color="#1f3b73", label="SRK (A)")
+    ax.hist(stats["B repl"]["rates"], bins, alpha=0.6, color="#c0392b", label="learned (B)")
+    ax.set_xlabel("rate of the replaced cells (Hz)")
+    ax.legend(fontsize=7)
+    ax = fig.add_subplot(gs[1, 1])
+    top = max([s["sizes"].max() for s in stats.values() if len(s["sizes"])] + [1])
+    bins = np.arange(0.5, top + 1.5)
+    for key, color, lab in (("A repl", "#1f3b73", "SRK (A)"), ("B repl", "#c0392b", "learned (B)")):
+        if len(stats[key]["sizes"]):
+            ax.hist(stats[key]["sizes"], bins, alpha=0.6, color=color, label=lab, density=True)
+    ax.set_xlabel("spikes per burst (replaced cells)")
+    ax.legend(fontsize=7)
+    ax = fig.add_subplot(gs[1, 2])
+    keys = ["A all", "B all", "A kept", "B kept", "A repl", "B repl"]
+    ax.bar(range(len(keys)), [stats[k]["rates"].mean() for k in keys],
+           yerr=[stats[k]["rates"].std() for k in keys],
+           color=["#1f3b73" if k.startswith("A") else "#7f8c8d" for k in keys])
+    ax.set_xticks(range(len(keys)))
+    ax.set_xticklabels(["A\nall", "B\nall", "A\nkept", "B\nkept", "A\nrepl.", "B\nrepl."],
+                       fontsize=7)
+    ax.set_ylabel("mean rate (Hz)")
+    fig.suptitle("%d SRK beta cells, random excitatory synapses: all mechanistic (A) vs half "
+                 "learned (B)" % n, fontsize=10)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    fig.savefig(args.out, dpi=110)
+    print("wrote %s" % args.out)
+
+
+if __name__ == "__main__":
+    main()
