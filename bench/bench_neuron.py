@@ -9,7 +9,11 @@ Three networks of NCELLS cells, each run alone for TSTOP ms of simulated
 time, every cell driven by its own Poisson input (a NetStim, RATE Hz, noise
 1, seed per cell) through one NetCon:
   learned  NeuroMapCell (ARTIFICIAL_CELL): one map step per dt_map (5 ms for
-           the SRK model) on self-events; input weight in units of p;
+           the SRK model) on self-events; input weight in units of p; run
+           with the same fixed step dt = 0.025 ms as the others (NEURON still
+           walks through every dt, though no cell has anything to integrate);
+  learned-cvode  the same network under CVode: with only ARTIFICIAL_CELLs it
+           jumps from event to event (identical spikes, see the tests);
   srk      one section with mod/srk.mod (SRKCell geometry) and an ExpSyn,
            fixed step dt = 0.025 ms (NEURON's default backward Euler);
   hh       one section with NEURON's hh (area 1000 um2) and an ExpSyn,
@@ -59,7 +63,7 @@ def build_inputs(h, targets, rate_hz, weight, seed0):
 def run_network(h, kind, args, model):
     from neuromap import neuron_support as ns
     cells, targets, srcs = [], [], []
-    if kind == "learned":
+    if kind.startswith("learned"):
         lo, hi = -40.0, -34.0
         for i in range(args.ncells):
             c = h.NeuroMapCell()
@@ -96,17 +100,18 @@ def run_network(h, kind, args, model):
         nc.record(tvec, idvec, i)
     pc = h.ParallelContext()
     pc.nthread(args.nthread)
-    h.CVode().active(0)
+    h.CVode().active(1 if kind == "learned-cvode" else 0)
     h.dt = DT
     h.secondorder = 0
     h.finitialize(v_init)
     t0 = time.perf_counter()
     h.continuerun(args.tstop)
     wall = time.perf_counter() - t0
+    h.CVode().active(0)
     pc.nthread(1)
     nspikes = int(tvec.size())
     nsteps = 0
-    if kind == "learned":
+    if kind.startswith("learned"):
         nsteps = int(sum(c.nstep for c in cells))
         ns.check_cells(cells)
     del ncs, stims, srcs, cells, targets
@@ -120,7 +125,7 @@ def main():
     ap.add_argument("--tstop", type=float, default=10000.0, help="simulated ms")
     ap.add_argument("--rate", type=float, default=20.0, help="Poisson input per cell (Hz)")
     ap.add_argument("--nthread", type=int, default=1)
-    ap.add_argument("--only", default="learned,srk,hh")
+    ap.add_argument("--only", default="learned,learned-cvode,srk,hh")
     ap.add_argument("--out", default="", help="bar chart (PNG)")
     args = ap.parse_args()
     if not os.path.exists(args.model):
@@ -141,24 +146,25 @@ def main():
         if r["map_steps"]:
             extra = ", %d map steps, %.2f us per map step (all costs included)" % (
                 r["map_steps"], 1e6 * r["wall"] / r["map_steps"])
-        print("  %-8s wall %8.2f s   %7.1f us per cell per simulated ms   %6d spikes%s"
+        print("  %-13s wall %7.2f s   %7.1f us per cell per simulated ms   %6d spikes%s"
               % (kind, r["wall"], 1e6 * r["wall"] / (cell_s * 1000), r["spikes"], extra))
         sys.stdout.flush()
-    if "learned" in res:
+    for base in ("learned", "learned-cvode"):
         for kind in ("srk", "hh"):
-            if kind in res:
-                print("  %s / learned: %.1fx" % (kind, res[kind]["wall"] / res["learned"]["wall"]))
+            if base in res and kind in res:
+                print("  %s / %s: %.1fx" % (kind, base, res[kind]["wall"] / res[base]["wall"]))
     if args.out and res:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         kinds = list(res)
         walls = [res[k]["wall"] for k in kinds]
-        labels = {"learned": "learned\n(NeuroMapCell)", "srk": "SRK\n(srk.mod, dt 0.025)",
-                  "hh": "HH\n(hh, dt 0.025)"}
+        labels = {"learned": "learned\n(fixed dt 0.025)", "learned-cvode": "learned\n(CVode)",
+                  "srk": "SRK\n(srk.mod, dt 0.025)", "hh": "HH\n(hh, dt 0.025)"}
         fig, ax = plt.subplots(figsize=(5.5, 3.4))
         bars = ax.bar([labels.get(k, k) for k in kinds], walls,
-                      color=["tab:orange" if k == "learned" else "tab:blue" for k in kinds])
+                      color=["tab:orange" if k.startswith("learned") else "tab:blue"
+                             for k in kinds])
         for b, w in zip(bars, walls):
             ax.text(b.get_x() + b.get_width() / 2, w, "%.1f s" % w, ha="center", va="bottom")
         ax.set_ylabel("wall time (s)")

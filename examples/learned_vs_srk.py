@@ -102,7 +102,7 @@ def main():
                  % os.path.basename(args.model), fontsize=9)
     fig.tight_layout(rect=(0, 0, 0.88, 1))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    fig.savefig(args.out, dpi=110)
+    fig.savefig(args.out, dpi=90)
     print("wrote %s" % args.out)
 
 

@@ -11,11 +11,13 @@ random other cells (delays 1-5 ms), plus its own weak Poisson background.
      weight W_SYN uS), fixed step dt 0.025 ms, Crank-Nicolson;
   B. the same network, the same VS, connections and background, with every
      second cell replaced by a LearnedCell (NeuroMapCell) at p = VS.
-Incoming events to a learned cell add to its drive (units of p, decaying
-with tau_drive = 20 ms, the SRK membrane time constant tau): the weight
-W_P (mV of p) is calibrated at the start against one SRK cell -- the W_P
-whose rate response to the same Poisson input matches the SRK cell's best
-(printed).  Spikes from learned cells reach SRK cells through the same
+Incoming events to a learned cell add to its drive (units of p), which
+decays with tau_drive = TAU_DRIVE_MS = 1 s.  A learned cell has one input,
+p (= VS), and VS acts through the slow variable S (tau_S = 5 s): a drive as
+brief as an EPSP (20 ms) barely moves it, so the drive stands for the
+recent mean input (w * rate * tau_drive).  The weight W_P (mV of p) is
+calibrated at the start against one SRK cell: the candidate whose rate
+response to the same Poisson input matches the SRK cell's best (printed).  Spikes from learned cells reach SRK cells through the same
 ExpSyns as before.
 
 Compared after a 10 s transient: rasters, firing rates per cell, burst
@@ -35,45 +37,59 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
 VS_RANGE = (-42.0, -36.0)
-W_SYN = 0.0003            # uS (0.3 nS) per recurrent synapse into an SRK cell
+W_SYN = 0.0001            # uS (0.1 nS) per recurrent synapse into an SRK cell
 BG_RATE_HZ = 2.0          # Poisson background per cell
-W_BG_SYN = 0.0003         # uS
+W_BG_SYN = 0.0001         # uS
+TAU_DRIVE_MS = 1000.0     # drive time constant of the learned cells (see above)
 TRANSIENT_MS = 10000.0
 BURST_MAX_ISI_MS = 600.0
-CAL_RATE_HZ = 20.0        # calibration input rate (about FANIN x the typical rate)
-CAL_WEIGHTS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)   # candidate W_P (mV of p)
-CAL_VS = -39.0
-CAL_MS = 60000.0
+CAL_CELL_RATE_HZ = 2.5   # expected rate of a network cell: calibration input is
+                          # fanin x this + the background
+CAL_WEIGHTS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32)   # candidate W_P (mV of p)
+CAL_NVS = 6
+CAL_MS = 40000.0
 
 
-def calibrate(h, ns, cells, model, seed):
-    """W_P: the learned-cell weight whose spike-rate increase under Poisson
-    input (CAL_RATE_HZ) matches that of one SRK cell given W_SYN."""
-    srk = [cells.SRKCell(p=CAL_VS) for _ in range(2)]
-    lrn = [cells.LearnedCell(model, p=CAL_VS) for _ in range(len(CAL_WEIGHTS) + 1)]
-    stim = h.NetStim()
-    stim.number, stim.start, stim.interval, stim.noise = 1e9, 0, 1000.0 / CAL_RATE_HZ, 1
-    stim.noiseFromRandom123(seed, 999999, 0)
-    ncs = [h.NetCon(stim, srk[1].syn, 0, 1.0, W_SYN)]
-    ncs += [h.NetCon(stim, c.syn, 0, 1.0, w) for c, w in zip(lrn[1:], CAL_WEIGHTS)]
-    recs = [c.record_spikes() for c in srk + lrn]
+def calibrate(h, ns, cells, model, seed, rate_hz):
+    """W_P: the learned-cell weight whose mean spike-rate increase under
+    Poisson input (rate_hz, the network's expected input) matches that of
+    SRK cells given W_SYN, over CAL_NVS values of VS spread over VS_RANGE.
+    Cell k of every kind gets the same input stream (common random numbers)."""
+    vs = np.linspace(VS_RANGE[0], VS_RANGE[1], CAL_NVS)
+    srk0 = [cells.SRKCell(p=v) for v in vs]
+    srk1 = [cells.SRKCell(p=v) for v in vs]
+    lrn = [[cells.LearnedCell(model, p=v, tau_drive=TAU_DRIVE_MS) for v in vs]
+           for _ in range(len(CAL_WEIGHTS) + 1)]
+    stims, ncs = [], []
+    for k in range(CAL_NVS):
+        s = h.NetStim()
+        s.number, s.start, s.interval, s.noise = 1e9, 0, 1000.0 / rate_hz, 1
+        s.noiseFromRandom123(seed, 1000000 + k, 0)
+        stims.append(s)
+        ncs.append(h.NetCon(s, srk1[k].syn, 0, 1.0, W_SYN))
+        ncs += [h.NetCon(s, lrn[j + 1][k].syn, 0, 1.0, w) for j, w in enumerate(CAL_WEIGHTS)]
+    groups = [srk0, srk1] + lrn
+    recs = [[c.record_spikes() for c in g] for g in groups]
     ns.run(CAL_MS, method="fixed", secondorder=2, v_init=-50)
-    rate = [len(r.times()) / (CAL_MS / 1000) for r in recs]
+    rate = [np.mean([len(r.times()) for r in g]) / (CAL_MS / 1000) for g in recs]
     d_srk = rate[1] - rate[0]
     d_lrn = np.array(rate[3:]) - rate[2]
     best = int(np.argmin(np.abs(d_lrn - d_srk)))
-    print("calibration at VS = %g, %g Hz Poisson input: SRK rate %.2f -> %.2f Hz with %g uS; "
-          "learned %.2f Hz -> %s Hz with W_P = %s mV" % (
-              CAL_VS, CAL_RATE_HZ, rate[0], rate[1], W_SYN, rate[2],
-              ", ".join("%.2f" % r for r in rate[3:]), ", ".join("%g" % w for w in CAL_WEIGHTS)))
-    del ncs, recs
+    print("calibration, %d VS in [%g, %g], %g Hz Poisson input, %g s: SRK mean rate %.2f -> "
+          "%.2f Hz with %g uS; learned (tau_drive %g ms) %.2f -> %s Hz with W_P = %s mV: "
+          "W_P = %g" % (CAL_NVS, VS_RANGE[0], VS_RANGE[1], rate_hz, CAL_MS / 1000, rate[0],
+                        rate[1], W_SYN, TAU_DRIVE_MS, rate[2],
+                        ", ".join("%.2f" % r for r in rate[3:]),
+                        ", ".join("%g" % w for w in CAL_WEIGHTS), CAL_WEIGHTS[best]))
+    del ncs, recs, groups, srk0, srk1, lrn
     return CAL_WEIGHTS[best]
 
 
 def build(h, cells, model, vs, pre, delays, learned_mask, w_p, seed):
     net = []
     for i, v in enumerate(vs):
-        net.append(cells.LearnedCell(model, p=v) if learned_mask[i] else cells.SRKCell(p=v))
+        net.append(cells.LearnedCell(model, p=v, tau_drive=TAU_DRIVE_MS) if learned_mask[i]
+                   else cells.SRKCell(p=v))
     ncs = []
     for i, c in enumerate(net):
         w = w_p if learned_mask[i] else W_SYN
@@ -135,7 +151,8 @@ def main():
     vs = rng.uniform(*VS_RANGE, size=n)
     pre = [rng.choice(np.delete(np.arange(n), i), size=args.fanin, replace=False) for i in range(n)]
     delays = [rng.uniform(1.0, 5.0, size=args.fanin) for _ in range(n)]
-    w_p = calibrate(h, ns, cells, args.model, args.seed)
+    w_p = calibrate(h, ns, cells, args.model, args.seed,
+                    args.fanin * CAL_CELL_RATE_HZ + BG_RATE_HZ)
     window = args.tstop - TRANSIENT_MS
 
     results = {}
@@ -167,16 +184,18 @@ def main():
     import matplotlib.pyplot as plt
     fig = plt.figure(figsize=(10, 7))
     gs = fig.add_gridspec(2, 3, height_ratios=(1.3, 1))
+    top = gs[0, :].subgridspec(1, 2)
     show = (TRANSIENT_MS, min(args.tstop, TRANSIENT_MS + 15000.0))
     for k, (label, (trains, m)) in enumerate(results.items()):
-        ax = fig.add_subplot(gs[0, k * 3 // 2: (k + 1) * 3 // 2 + (k == 0)])
+        ax = fig.add_subplot(top[0, k])
         for i, t in enumerate(trains):
             t = t[(t >= show[0]) & (t <= show[1])]
             ax.plot((t - TRANSIENT_MS) / 1000, np.full(len(t), i), "|", ms=3,
                     color="#c0392b" if m[i] else "#1f3b73")
         ax.set_title(label + (" (red: learned)" if m.any() else ""), fontsize=9)
-        ax.set_xlabel("time (s)")
+        ax.set_xlabel("time after the transient (s)")
         ax.set_ylabel("cell")
+        ax.set_xlim(0, (show[1] - show[0]) / 1000)
     ax = fig.add_subplot(gs[1, 0])
     bins = np.linspace(0, max(s["rates"].max() for s in stats.values()) + 0.5, 20)
     ax.hist(stats["A repl"]["rates"], bins, alpha=0.6, color="#1f3b73", label="SRK (A)")
@@ -184,8 +203,8 @@ def main():
     ax.set_xlabel("rate of the replaced cells (Hz)")
     ax.legend(fontsize=7)
     ax = fig.add_subplot(gs[1, 1])
-    top = max([s["sizes"].max() for s in stats.values() if len(s["sizes"])] + [1])
-    bins = np.arange(0.5, top + 1.5)
+    most = max([s["sizes"].max() for s in stats.values() if len(s["sizes"])] + [1])
+    bins = np.arange(0.5, most + 1.5)
     for key, color, lab in (("A repl", "#1f3b73", "SRK (A)"), ("B repl", "#c0392b", "learned (B)")):
         if len(stats[key]["sizes"]):
             ax.hist(stats[key]["sizes"], bins, alpha=0.6, color=color, label=lab, density=True)

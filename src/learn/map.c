@@ -950,8 +950,8 @@ nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out)
             return nm_fail(NM_EFORMAT, "map.acts[%zu] = %d is not an activation", i, (int)acts[i]);
         uact[i] = (nm_act)acts[i];
     }
-    int32_t members;
-    if ((st = nm_mf_get_scalar_i32(mf, "map.members", &members))) return st;
+    int32_t members = 1; /* files written before ensembles have no map.members */
+    if (nm_mf_has(mf, "map.members") && (st = nm_mf_get_scalar_i32(mf, "map.members", &members))) return st;
     if (members < 1 || members > NM_MAP_MAX_ENSEMBLE)
         return nm_fail(NM_EFORMAT, "map.members = %d is not in 1..%d", (int)members, NM_MAP_MAX_ENSEMBLE);
     size_t want = nm_mlp_count_params(nsz - 1, usz);
