@@ -491,6 +491,22 @@ double nm_learned_decode_v(const nm_learned *m, const double *x);
 nm_status nm_learned_run(const nm_learned *m, double p, const double *x0, size_t nsteps,
                          double *v, double *x_traj);
 
+/* A fixed point of the map at p and its stability.  Starting from the state
+ * after `settle` free-run steps from the initial state, Newton's method on
+ * F(x, p) - x = 0 with a finite-difference Jacobian.  x (D values) gets the
+ * fixed point, *v_mv its decoded V, eig_abs (D values, may be NULL) the
+ * moduli of the Jacobian's eigenvalues in decreasing order: all < 1 means a
+ * stable rest state.  NM_ENUMERIC if Newton does not converge (message says
+ * how close it got). */
+typedef struct nm_fixed_point {
+    double x[16];
+    double v_mv;
+    double eig_abs[16];
+    double residual;      /* |F(x) - x| in standardised units at the end */
+    int iterations;
+} nm_fixed_point;
+nm_status nm_learned_fixed_point(const nm_learned *m, double p, size_t settle, nm_fixed_point *fp);
+
 /* Training values of p stored in the model (n of them; may be NULL). */
 const double *nm_learned_train_p(const nm_learned *m, size_t *n);
 /* The VAE inside (for encoding series); owned by m. */

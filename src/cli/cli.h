@@ -68,6 +68,7 @@ int cmd_encode(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_fixed_point(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 
 #endif

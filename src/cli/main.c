@@ -14,6 +14,7 @@ static const nm_cli_command commands[] = {
     {"info", "check a model file and print its contents", cmd_info},
     {"train", "learn a model (VAE + map) from series at several control values", cmd_train},
     {"run", "free-run a learned model and write its voltage trace", cmd_run},
+    {"fixed-point", "rest states of a learned map and their stability", cmd_fixed_point},
     {"compare", "a learned model against the ground truth over a p grid: regimes, metrics, plot", cmd_compare},
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];

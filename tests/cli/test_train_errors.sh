@@ -46,5 +46,11 @@ printf 'NMAP garbage' > "$D/bad.nmap"
 expect_fail 1 "bad.nmap" -- "$NM" run "$D/bad.nmap" --p -38 --duration 100 --out "$D/r.csv"
 no_file "$D/r.csv"
 
+expect_fail 2 "missing MODEL" -- "$NM" fixed-point --p-min -46 --p-max -45 --p-step 1
+expect_fail 2 "are all required" -- "$NM" fixed-point "$D/bad.nmap" --p-min -46
+expect_fail 2 "--p-step must be > 0" -- "$NM" fixed-point "$D/bad.nmap" --p-min -46 --p-max -45 --p-step 0
+expect_fail 2 "unknown model" -- "$NM" fixed-point "$D/bad.nmap" --p-min -46 --p-max -45 --p-step 1 --truth nope
+expect_fail 1 "bad.nmap" -- "$NM" fixed-point "$D/bad.nmap" --p-min -46 --p-max -45 --p-step 1
+
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "train/run error checks passed"

@@ -39,6 +39,14 @@ grep -q '^bounded runs: 33/33 ' "$D/summary.txt" || { echo "FAIL: not every lear
 grep -q 'regime periodic' "$D/run.txt" || { echo "FAIL: run at -38 should burst:"; cat "$D/run.txt"; exit 1; }
 [ "$(wc -l < "$D/run.csv")" -eq 4002 ] || { echo "FAIL: 20000 ms at 5 ms should be 4001 samples + header"; exit 1; }
 
+# The silent range (never trained on): a stable fixed point whose decoded V
+# is the ODE's resting potential.  Bound 2 mV (the issue's target is 1 mV;
+# docs/map.md has the measured values, 0.2-0.6 mV).
+"$NM" fixed-point "$D/m.nmap" --p-min -46 --p-max -46 --p-step 1 --truth srk > "$D/fp.txt"
+cat "$D/fp.txt"
+awk 'NR == 2 { ok = ($4 == "yes" && $5 == "silent" && $7 < 2 && $7 > -2) } END { exit !ok }' "$D/fp.txt" \
+  || { echo "FAIL: no stable rest state within 2 mV of the ODE's at VS = -46"; exit 1; }
+
 # Same seed, same model file: train again with the very same command line
 # (it is stored in the file) from another folder.
 (cd "$D/again" && "$NM" train "${args[@]}" --seed 1 --quiet --out m.nmap)
