@@ -118,6 +118,20 @@ def run_network(h, kind, args, model):
     return dict(kind=kind, wall=wall, spikes=nspikes, map_steps=nsteps)
 
 
+def model_summary(path):
+    """' (map 4-128-128-3 x 3 members, decoder ...)' from the model file, or ''."""
+    try:
+        from neuromap.modelfile import read_model
+        e = read_model(path)
+        sizes = lambda k: "-".join(str(int(v)) for v in e[k])
+        members = int(e["map.members"][0]) if "map.members" in e else 1
+        return " (map %s x %d member%s, decoder %s)" % (sizes("map.sizes"), members,
+                                                        "s" if members > 1 else "",
+                                                        sizes("vae.dec.sizes"))
+    except Exception:   # the summary is decoration; the benchmark does not need it
+        return ""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", nargs="?", default=os.path.join(ROOT, "out", "srk.nmap"))
@@ -135,8 +149,9 @@ def main():
     from neuromap import neuron_support as ns
     h = ns.load_mechanisms()
 
-    print("%d cells, %g s simulated, Poisson input %g Hz per cell, %d thread(s); model %s"
-          % (args.ncells, args.tstop / 1000, args.rate, args.nthread, args.model))
+    print("%d cells, %g s simulated, Poisson input %g Hz per cell, %d thread(s); model %s%s"
+          % (args.ncells, args.tstop / 1000, args.rate, args.nthread, args.model,
+             model_summary(args.model)))
     res = {}
     for kind in args.only.split(","):
         r = run_network(h, kind, args, args.model)

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """One learned cell beside one mechanistic SRK section, at several VS.
 
-    /usr/bin/python3 examples/learned_vs_srk.py [MODEL.nmap] [--vs -44,-40,-38,-36,-34.5,-32]
+    /usr/bin/python3 examples/learned_vs_srk.py [MODEL.nmap] [--vs=-44,-40,-38,-36,-34.5,-32]
         [--window 20000] [--out out/examples/learned_vs_srk.png]
 
 For each VS (the SRK control parameter, mV) the same NEURON run holds

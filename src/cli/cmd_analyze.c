@@ -78,9 +78,9 @@ int cmd_analyze(int argc, char **argv)
     if (st) return cli_lib_fail(CMD, st);
     size_t first = (size_t)ceil(skip / s->dt_ms);
     if (first >= s->n - 1) {
+        double length = (double)(s->n - 1) * s->dt_ms;
         nm_series_free(s);
-        return cli_usage_error(CMD, "--skip %g ms leaves no data (series is %g ms long)", skip,
-                               (double)(s->n - 1) * s->dt_ms);
+        return cli_usage_error(CMD, "--skip %g ms leaves no data (series is %g ms long)", skip, length);
     }
     size_t n = s->n - first;
     double t0 = s->t0_ms + (double)first * s->dt_ms;
