@@ -36,9 +36,12 @@ methods; rs must be > 0.
 
 Spikes: net_event at the step time at which the clamp reaches a sample V(k)
 that crosses thresh from below (same re-arm rule and hysteresis as
-NeuroMapCell), so NetCon(clamp, target) gives NeuroMapCell's spike times; a
-NetCon watching v with the same threshold fires a little earlier, on the
-ramp.
+NeuroMapCell), so NetCon(clamp, target) gives NeuroMapCell's spike times --
+up to a rounding error: the time is tstart + k*dt_map from the step count,
+but NEURON refuses an event before t, and under the fixed step a section's
+point process can be delivered its self-event at a t 1e-12 ms later; the
+spike then carries that t.  A NetCon watching v with the same threshold
+fires a little earlier, on the ramp.
 
 Input: NetCon weight -> drive (units of p) decaying with tau_drive, as in
 NeuroMapCell; and, optionally, a variable read through POINTER pin (e.g. a
@@ -168,7 +171,14 @@ NET_RECEIVE (w) {
         tk = tstart + nstep*dt_map
         if (armed) {
             if (vold < thresh && V >= thresh) {
-                net_event(tk)
+                : NEURON refuses an event time before t, and a section's
+                : point process may see t a rounding error (1e-12 ms) after
+                : tk under the fixed step: then the spike is at t.
+                if (tk >= t) {
+                    net_event(tk)
+                } else {
+                    net_event(t)
+                }
                 armed = 0
             }
         } else if (V < thresh - hysteresis) {

@@ -6,32 +6,7 @@ set -u
 NM="$1"
 D="$2"
 rm -rf "$D" && mkdir -p "$D"
-fails=0
-
-# expect_fail EXIT_CODE NEEDLE -- command...: exit code and stderr must match.
-expect_fail() {
-  local code="$1" needle="$2"
-  shift 3
-  local err
-  err="$("$@" 2>&1 >/dev/null)"
-  local rc=$?
-  if [ "$rc" -ne "$code" ] || ! grep -qF -- "$needle" <<<"$err"; then
-    echo "FAIL: $* -> exit $rc (want $code), stderr: $err (want '$needle')"
-    fails=$((fails + 1))
-  fi
-}
-expect_ok() {
-  if ! "$@" >/dev/null 2>"$D/stderr"; then
-    echo "FAIL (should succeed): $* : $(cat "$D/stderr")"
-    fails=$((fails + 1))
-  fi
-}
-no_file() {
-  if ls "$1"* >/dev/null 2>&1; then
-    echo "FAIL: $1 (or a temp file of it) exists after a failed command"
-    fails=$((fails + 1))
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
 
 # --- top level
 expect_fail 2 "unknown command 'frobnicate'" -- "$NM" frobnicate
@@ -87,8 +62,4 @@ expect_fail 2 "more than" -- "$NM" sweep --model srk --p-min 0 --p-max 1 --p-ste
 expect_fail 2 "--format must be" -- "$NM" sweep --model srk --p-min -40 --p-max -38 --p-step 1 --format xml
 expect_fail 2 "unknown model" -- "$NM" sweep --model nope --p-min -40 --p-max -38 --p-step 1
 
-if [ "$fails" -ne 0 ]; then
-  echo "$fails failure(s)"
-  exit 1
-fi
-echo "all CLI error checks passed"
+finish "neuromap simulate/analyze/sweep errors"

@@ -14,19 +14,7 @@ D="$2"
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PY=/usr/bin/python3
 rm -rf "$D" && mkdir -p "$D"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-expect_fail() { # CODE NEEDLE -- command...
-  local code="$1" needle="$2"
-  shift 3
-  local err rc
-  err="$("$@" 2>&1 >/dev/null)"
-  rc=$?
-  if [ "$rc" -ne "$code" ] || ! grep -qF -- "$needle" <<<"$err"; then
-    fail "$* -> exit $rc (want $code), stderr: $err (want '$needle')"
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
 
 # --- a tiny model: 3 series of 30 s, small networks, few epochs (< 1 s).
 # It is a poor model on purpose-free grounds (cheap); with these settings it
@@ -204,8 +192,4 @@ PYARGS=("$D/py")
 if [ -e "$LIB" ] && ! ldd "$LIB" 2>/dev/null | grep -q libasan; then PYARGS+=(--lib "$LIB"); fi
 "$PY" "$SRC/tests/python/test_modelfile_py.py" "${PYARGS[@]}" "$M" || fail "test_modelfile_py.py"
 
-if [ "$fails" -ne 0 ]; then
-  echo "$fails failure(s)"
-  exit 1
-fi
-echo "all compare CLI checks passed"
+finish "compare CLI"

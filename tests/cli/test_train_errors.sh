@@ -6,21 +6,7 @@ set -u
 NM="$1"
 D="$2"
 rm -rf "$D" && mkdir -p "$D"
-fails=0
-expect_fail() {
-  local code="$1" needle="$2"
-  shift 3
-  local err
-  err="$("$@" 2>&1 >/dev/null)"
-  local rc=$?
-  if [ "$rc" -ne "$code" ] || ! grep -qF -- "$needle" <<<"$err"; then
-    echo "FAIL: $* -> exit $rc (want $code), stderr: $err (want '$needle')"
-    fails=$((fails + 1))
-  fi
-}
-no_file() {
-  if ls "$1"* >/dev/null 2>&1; then echo "FAIL: $1 exists after a failed command"; fails=$((fails + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
 "$NM" simulate --model srk --p -38 --duration 5000 --out "$D/a.csv" || exit 1
 "$NM" simulate --model srk --p -38 --duration 5000 --dt 2 --out "$D/b.csv" || exit 1
 printf 't_ms,V_mV\n0,-60\n5,nan\n' > "$D/nan.csv"
@@ -52,5 +38,4 @@ expect_fail 2 "--p-step must be > 0" -- "$NM" fixed-point "$D/bad.nmap" --p-min 
 expect_fail 2 "unknown model" -- "$NM" fixed-point "$D/bad.nmap" --p-min -46 --p-max -45 --p-step 1 --truth nope
 expect_fail 1 "bad.nmap" -- "$NM" fixed-point "$D/bad.nmap" --p-min -46 --p-max -45 --p-step 1
 
-[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "train/run error checks passed"
+finish "neuromap train/run/fixed-point errors"

@@ -8,23 +8,7 @@ NM="$1"
 D="$2"
 rm -rf "$D" && mkdir -p "$D"
 export OPENBLAS_NUM_THREADS=1   # bit-identical models need single-threaded BLAS (docs/vae.md)
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-# expect_fail EXIT_CODE NEEDLE -- command...: exit code and stderr must match.
-expect_fail() {
-  local code="$1" needle="$2"
-  shift 3
-  local err
-  err="$("$@" 2>&1 >/dev/null)"
-  local rc=$?
-  if [ "$rc" -ne "$code" ] || ! grep -qF -- "$needle" <<<"$err"; then
-    fail "$* -> exit $rc (want $code), stderr: $err (want '$needle')"
-  fi
-}
-no_file() {
-  if ls "$1"* >/dev/null 2>&1; then fail "$1 (or a temp file of it) exists after a failed command"; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
 
 # --- data: 10 s of SRK at two VS values (2001 samples each)
 "$NM" simulate --model srk --p -38 --duration 10000 --transient 5000 --dt 5 --out "$D/v38.csv" || fail "simulate"
@@ -123,8 +107,4 @@ for c in train-vae vae-scan encode info; do
   "$NM" "$c" --help >/dev/null 2>&1 || fail "$c --help"
 done
 
-if [ "$fails" -ne 0 ]; then
-  echo "$fails failure(s)"
-  exit 1
-fi
-echo "all VAE CLI checks passed"
+finish "VAE CLI"

@@ -10,9 +10,12 @@ steps), connected in a ring (excitatory NetCon weights, delays 1.3 ms), plus
 two LearnedSectionCells (NeuroMapClamp in a soma) in the ring.  Runs:
   fixed step dt 0.025 (secondorder 0 and 2), fixed dt 0.1, global CVode,
   local variable step (lvardt), and fixed step / CVode with 2 threads.
-Every run must give exactly the same spike times for every cell: the map
-steps on self-events and inputs arrive at exact event times, so the
-integrator plays no part (design.md, section 5).  The NetCon weights make
+Every run must give exactly the same spike times for every NeuroMapCell:
+the map steps on self-events and inputs arrive at exact event times, so
+the integrator plays no part (design.md, section 5).  The LearnedSectionCells
+agree to TIME_ATOL_MS (1e-9 ms): NEURON may deliver a section's point
+process its self-event at a t one rounding error late under the fixed step,
+and refuses a spike time before t (mod/neuromap_clamp.mod).  The NetCon weights make
 the drive matter (checked: the driven network differs from an undriven one).
 
 SaveState: run to T/2, save, run to T; restore, run to T again: the spikes
@@ -68,9 +71,23 @@ class Net:
     def nsection(self):
         return sum(not c.is_art for c in self.cells)
 
+    def exact(self):
+        return [c.is_art for c in self.cells]
 
-def same(a, b):
-    return all(np.array_equal(x, y) for x, y in zip(a, b)) and len(a) == len(b)
+
+def same(a, b, exact=None):
+    """Spike trains equal, cell by cell: exactly where exact[i] (NeuroMapCells),
+    else within lc.TIME_ATOL_MS (LearnedSectionCells: their event times may
+    carry a rounding error of t, see mod/neuromap_clamp.mod)."""
+    if len(a) != len(b):
+        return False
+    for i, (x, y) in enumerate(zip(a, b)):
+        if exact is None or exact[i]:
+            if not np.array_equal(x, y):
+                return False
+        elif not lc.same_times(x, y):
+            return False
+    return True
 
 
 def test_integrators(h, ns, cells, model_path, p_lo, p_hi):
@@ -95,8 +112,9 @@ def test_integrators(h, ns, cells, model_path, p_lo, p_hi):
             lc.check(sum(counts) > 50 and min(counts) < max(counts),
                      "%s: %d spikes, per cell %s" % (name, sum(counts), counts))
         else:
-            lc.check(same(sp, ref), "%s: identical spike times in all %d cells"
-                     % (name, len(sp)))
+            lc.check(same(sp, ref, net.exact()),
+                     "%s: identical spike times in all %d cells (the %d section cells to %g ms)"
+                     % (name, len(sp), NSECTION, lc.TIME_ATOL_MS))
     quiet = Net(h, cells, model_path, p_lo, p_hi, driven=False)
     del net
     ns.run(TSTOP_MS, v_init=v0)
@@ -107,8 +125,7 @@ def test_integrators(h, ns, cells, model_path, p_lo, p_hi):
 
     # Global CVode with 2 threads: NeuroMapCells only.  With sections in the
     # network this combination is very slow on NEURON 8.2 (26 s instead of
-    # 0.2 s with one thread, measured; shared/neuron-debian.md), though it
-    # gives the same spikes.
+    # 0.2 s with one thread, measured; shared/neuron-debian.md).
     art = Net(h, cells, model_path, p_lo, p_hi, nsection=0)
     ns.run(TSTOP_MS, v_init=v0, method="fixed")
     ref_art = art.spikes()
@@ -155,7 +172,7 @@ def test_savestate(h, ns, cells, model_path, p_lo, p_hi, method):
     second = net.spikes()
     state2 = snapshot(net)
     cv.active(0)
-    lc.check(sum(len(s) for s in first) > 10 and same(first, second),
+    lc.check(sum(len(s) for s in first) > 10 and same(first, second, net.exact()),
              "%s: SaveState at %g ms: the %d spikes after it are identical after restore"
              % (method, TSTOP_MS / 2, sum(len(s) for s in first)))
     lc.check(np.array_equal(state1, state2),
