@@ -33,8 +33,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "python"))
@@ -123,7 +121,9 @@ def model_summary(path):
     try:
         from neuromap.modelfile import read_model
         e = read_model(path)
-        sizes = lambda k: "-".join(str(int(v)) for v in e[k])
+
+        def sizes(k):
+            return "-".join(str(int(v)) for v in e[k])
         members = int(e["map.members"][0]) if "map.members" in e else 1
         return " (map %s x %d member%s, decoder %s)" % (sizes("map.sizes"), members,
                                                         "s" if members > 1 else "",

@@ -48,7 +48,7 @@ def main():
     vs_list = [float(v) for v in args.vs.split(",")]
 
     from neuromap import cells, neuron_support as ns, runtime as rt
-    h = ns.load_mechanisms()
+    ns.load_mechanisms()
     tstop = TRANSIENT_MS + args.window
     pairs = []
     for vs in vs_list:

@@ -16,9 +16,11 @@ decays with tau_drive = TAU_DRIVE_MS = 1 s.  A learned cell has one input,
 p (= VS), and VS acts through the slow variable S (tau_S = 5 s): a drive as
 brief as an EPSP (20 ms) barely moves it, so the drive stands for the
 recent mean input (w * rate * tau_drive).  The weight W_P (mV of p) is
-calibrated at the start against one SRK cell: the candidate whose rate
-response to the same Poisson input matches the SRK cell's best (printed).  Spikes from learned cells reach SRK cells through the same
-ExpSyns as before.
+calibrated at the start against SRK cells at CAL_NVS values of VS: the
+candidate whose mean rate response to the same Poisson input (the
+network's expected input rate) matches the SRK cells' best (printed).
+Spikes from learned cells reach SRK cells through the same ExpSyns as
+before.
 
 Compared after a 10 s transient: rasters, firing rates per cell, burst
 statistics (bursts = runs of spikes with ISIs <= 600 ms; the SRK

@@ -155,7 +155,14 @@ ENDVERBATIM
             nstep = nstep + 1
             if (armed) {
                 if (vold < thresh && V >= thresh) {
-                    net_event(tstep)
+                    : t is tstep exactly for an ARTIFICIAL_CELL (the delay
+                    : sent is exact, Sterbenz), but NEURON refuses an event
+                    : before t, so never risk it
+                    if (tstep >= t) {
+                        net_event(tstep)
+                    } else {
+                        net_event(t)
+                    }
                     armed = 0
                 }
             } else if (V < thresh - hysteresis) {

@@ -137,6 +137,14 @@ def find_switch_time(model, p_from, p_to, tstop_ms, min_spikes=1):
                       "of %s ms" % (p_from, p_to, SWITCH_CANDIDATES_MS))
 
 
+def upto(times, tstop):
+    """Spike times <= tstop.  Under CVode a network of ARTIFICIAL_CELLs has no
+    states, and continuerun(tstop) may deliver the next event after tstop
+    (NEURON 8.2), so runs are compared up to tstop."""
+    times = np.asarray(times, float)
+    return times[times <= tstop]
+
+
 def same_times(a, b):
     a, b = np.asarray(a, float), np.asarray(b, float)
     return len(a) == len(b) and (len(a) == 0 or np.max(np.abs(a - b)) <= TIME_ATOL_MS)

@@ -139,7 +139,8 @@ def test_registry(h, ns, rt, cells, model_path, workdir):
              "20 cells, one file: 1 model (ctypes %d, mechanism %d), refcount %s"
              % (rt.plugin_count(), group[0].mech.nloaded(), sorted(refs)))
     lc.check(rt.plugin_refcount(int(group[0].mech.handle)) == 20,
-             "nm_plugin_refcount through ctypes: %d" % rt.plugin_refcount(int(group[0].mech.handle)))
+             "nm_plugin_refcount through ctypes: %d"
+             % rt.plugin_refcount(int(group[0].mech.handle)))
     copy = os.path.join(workdir, "copy.nmap")
     shutil.copyfile(model_path, copy)
     other = cells.LearnedCell(copy)

@@ -58,7 +58,7 @@ def test_step_input(h, ns, rt, cells, model, path, p_silent, p_firing, t_kick):
     rk, rc = kicked.record_spikes(), control.record_spikes()
     for method in ("fixed", "cvode"):
         ns.run(TSTOP_MS, method=method, v_init=kicked.V0)
-        got = rk.times()
+        got = lc.upto(rk.times(), TSTOP_MS)
         lc.check(len(want) > 0 and want[0] > t_kick and lc.same_times(got, want),
                  "%s: one event of weight %g at %g ms: %d spikes, all after it, identical to the "
                  "offline run with p = %g + %g from the next step"

@@ -66,7 +66,7 @@ class Net:
         self.recs = [c.record_spikes() for c in self.cells]
 
     def spikes(self):
-        return [r.times() for r in self.recs]
+        return [lc.upto(r.times(), TSTOP_MS) for r in self.recs]
 
     def nsection(self):
         return sum(not c.is_art for c in self.cells)

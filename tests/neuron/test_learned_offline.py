@@ -17,8 +17,9 @@ Checks, at a silent and a firing p of the fixture model and one between:
     clamp's residual (CLAMP_TOL_MV);
   * p played with Vector.play (a step from silent to firing between two map
     steps, at the latest time after which the offline run fires: see
-    learned_common.find_switch_time) gives exactly the offline run with p
-    switched at that step.
+    learned_common.find_switch_time), or assigned at that time (from a
+    CVode.event callback; between two continueruns under the fixed step),
+    gives exactly the offline run with p switched at that step.
 """
 
 import os
@@ -44,9 +45,8 @@ def run_cell(h, ns, cells, model_path, p, method="fixed"):
     tv, vv = c.record_V(times=(np.arange(1, nsteps + 1) + 0.5) * c.dt_map)
     ns.run(TSTOP_MS + c.dt_map, method=method, v_init=c.V0)
     c.check()
-    sp = rec.times()
-    out = dict(spikes=sp[sp <= TSTOP_MS], t=ns.to_numpy(tv), V=ns.to_numpy(vv), x=c.state(),
-               nstep=int(c.mech.nstep))
+    out = dict(spikes=lc.upto(rec.times(), TSTOP_MS), t=ns.to_numpy(tv), V=ns.to_numpy(vv),
+               x=c.state(), nstep=int(c.mech.nstep))
     return out
 
 
@@ -62,7 +62,8 @@ def test_against_offline(h, ns, rt, cells, model, model_path, p):
     x_end = np.array(r["x"])
     # The run went one step further (to record the last V mid-step).
     v_more, x_more = model.run(p, nsteps + 1)
-    lc.check(r["nstep"] == nsteps + 1, "p = %g: %d map steps in %g ms" % (p, r["nstep"], TSTOP_MS + model.dt_ms))
+    lc.check(r["nstep"] == nsteps + 1, "p = %g: %d map steps in %g ms"
+             % (p, r["nstep"], TSTOP_MS + model.dt_ms))
     lc.check(np.array_equal(v_nrn, v_off),
              "p = %g: V after each of %d steps identical to nm_learned_run (max |diff| %g mV)"
              % (p, nsteps, np.max(np.abs(v_nrn - v_off)) if len(v_nrn) == len(v_off) else np.inf))
@@ -94,8 +95,8 @@ def test_templates(h, ns, rt, cells, model, model_path, p, ref):
         ns.run(TSTOP_MS, method=method, secondorder=order, v_init=sec_cell.V0)
         if method == "fixed":
             method = "fixed step, secondorder %d" % order
-        lc.check(lc.same_times(r_sec.times(), ref[0]["spikes"]) and
-                 lc.same_times(r_art.times(), ref[0]["spikes"]),
+        lc.check(lc.same_times(lc.upto(r_sec.times(), TSTOP_MS), ref[0]["spikes"]) and
+                 lc.same_times(lc.upto(r_art.times(), TSTOP_MS), ref[0]["spikes"]),
                  "%s: LearnedSectionCell and LearnedCell spike like the NeuroMapCell run (%d)"
                  % (method, len(ref[0]["spikes"])))
         grid = np.arange(len(v_off) + 1) * model.dt_ms
@@ -117,12 +118,34 @@ def test_play(h, ns, rt, cells, model, model_path, p_silent, p_firing):
     pvec.play(c.mech._ref_p, tvec, 0)   # discrete: p holds each value from its time on
     for method in ("fixed", "cvode"):
         ns.run(TSTOP_MS, method=method, v_init=c.V0)
-        got = rec.times()
+        got = lc.upto(rec.times(), TSTOP_MS)
         lc.check(len(want) > 0 and want[0] > switch and lc.same_times(got, want),
                  "%s: Vector.play p %g -> %g at %g ms: %d spikes, all after the switch, "
                  "identical to the offline run with p switched at that step"
                  % (method, p_silent, p_firing, switch, len(got)))
     pvec.play_remove()
+    # The same by assignment: from a CVode.event callback at the switch time
+    # (fixed step and CVode), and between two continueruns (fixed step only:
+    # under CVode a network of ARTIFICIAL_CELLs has no states to integrate,
+    # and continuerun(T) may stop at, and deliver, the next event after T).
+    def assign():
+        c.p = p_firing
+
+    for method in ("fixed", "cvode", "fixed, two continueruns"):
+        h.CVode().active(1 if method == "cvode" else 0)
+        h.dt = 0.025
+        c.p = p_silent
+        h.finitialize(c.V0)
+        if method == "fixed, two continueruns":
+            h.continuerun(switch)
+            c.p = p_firing
+        else:
+            h.CVode().event(switch, assign)
+        h.continuerun(TSTOP_MS)
+        h.CVode().active(0)
+        got = lc.upto(rec.times(), TSTOP_MS)
+        lc.check(lc.same_times(got, want), "%s: assignment c.p = %g at %g ms: the same %d spikes"
+                 % (method, p_firing, switch, len(got)))
 
 
 def main():
