@@ -10,6 +10,8 @@
 
 struct nm_learned {
     nm_vae *vae;
+    nm_mlp *dec_v;        /* the decoder cut to its first output (the newest V):
+                             the runtime needs V only, not the whole delay vector */
     nm_map *map;
     nm_mf *mf;            /* everything as stored in the file */
     double dt_ms;         /* map time step */
@@ -55,6 +57,7 @@ void nm_learned_free(nm_learned *m)
 {
     if (!m) return;
     nm_vae_free(m->vae);
+    nm_mlp_free(m->dec_v);
     nm_map_free(m->map);
     nm_mf_free(m->mf);
     free(m->train_p);
@@ -89,17 +92,45 @@ nm_status nm_learned_step(const nm_learned *m, double p, const double *x, double
     return nm_map_step(m->map, p, x, x_next);
 }
 
-/* Decoder output component 0 (the newest sample of the delay vector). */
-static double decode_v(const nm_vae *vae, const double *x)
+/* The decoder restricted to output 0: same hidden layers, last layer = its
+ * first row.  Gives the same V as the full decoder, bit for bit (the same
+ * dot products in the same order). */
+static nm_mlp *decoder_v_only(const nm_vae *vae)
 {
-    float z[NM_MAP_MAX_D], r[NM_MLP_APPLY1_MAX_WIDTH];
+    const nm_mlp *dec = vae->dec;
+    size_t L = dec->nlayers, sizes[8] = {0};
+    nm_act acts[8] = {NM_ACT_IDENTITY};
+    if (L + 1 > 8) {
+        nm_fail(NM_EFORMAT, "decoder has %zu layers (at most 7)", L);
+        return NULL;
+    }
+    sizes[0] = dec->layer[0].in;
+    for (size_t l = 0; l < L; l++) {
+        sizes[l + 1] = dec->layer[l].out;
+        acts[l] = dec->layer[l].act;
+    }
+    sizes[L] = 1;
+    nm_mlp *d = nm_mlp_alloc(L, sizes, acts);
+    if (!d) return NULL;
+    for (size_t l = 0; l < L; l++) {
+        const nm_dense *src = &dec->layer[l], *dst = &d->layer[l];
+        memcpy(d->params + dst->w_off, dec->params + src->w_off, dst->out * dst->in * sizeof(float));
+        memcpy(d->params + dst->b_off, dec->params + src->b_off, dst->out * sizeof(float));
+    }
+    return d;
+}
+
+/* Decoded membrane potential (mV) of a latent state. */
+static double decode_v(const nm_mlp *dec_v, const nm_vae *vae, const double *x)
+{
+    float z[NM_MAP_MAX_D], r[1];
     for (size_t j = 0; j < vae->dim; j++) z[j] = (float)x[j];
     /* Widths were checked against NM_MLP_APPLY1_MAX_WIDTH when loading. */
-    nm_mlp_apply1(vae->dec, z, r);
+    nm_mlp_apply1(dec_v, z, r);
     return nm_vae_denorm(vae, r[0]);
 }
 
-double nm_learned_decode_v(const nm_learned *m, const double *x) { return decode_v(m->vae, x); }
+double nm_learned_decode_v(const nm_learned *m, const double *x) { return decode_v(m->dec_v, m->vae, x); }
 
 nm_status nm_learned_run(const nm_learned *m, double p, const double *x0, size_t nsteps, double *v,
                          double *x_traj)
@@ -118,7 +149,7 @@ nm_status nm_learned_run(const nm_learned *m, double p, const double *x0, size_t
         nm_status st = nm_map_step(m->map, p, x, x);
         if (st) return nm_fail_prefix(st, "free run at p = %g, step %zu (t = %g ms)", p, k + 1,
                                       (double)(k + 1) * m->dt_ms);
-        v[k] = decode_v(m->vae, x);
+        v[k] = decode_v(m->dec_v, m->vae, x);
         if (x_traj) memcpy(x_traj + k * D, x, D * sizeof *x);
     }
     return NM_OK;
@@ -151,6 +182,10 @@ nm_status nm_learned_from_mf(const nm_mf *mf_in, const char *label, nm_learned *
                          m->vae->dec->layer[l].out, NM_MLP_APPLY1_MAX_WIDTH);
             goto fail;
         }
+    if (!(m->dec_v = decoder_v_only(m->vae))) {
+        st = NM_ENOMEM;
+        goto fail;
+    }
     if (!nm_mf_has(m->mf, "map.D")) {
         st = nm_fail(NM_EFORMAT, "it holds a VAE but no map (train one with `neuromap train`)");
         goto fail;
@@ -195,6 +230,8 @@ nm_status nm_learned_from_mf(const nm_mf *mf_in, const char *label, nm_learned *
 fail:
     free(buf);
     nm_learned_free(m);
+    /* Messages from the container already name the file; add it to ours. */
+    if (strncmp(nm_last_error(), label, strlen(label)) == 0) return st;
     return nm_fail_prefix(st, "%s", label);
 }
 
@@ -219,7 +256,11 @@ nm_status nm_learned_save(const nm_learned *m, const char *path)
 
 /* ---- the pipeline ------------------------------------------------------ */
 
-static double decode_cb(const double *x, void *ctx) { return decode_v((const nm_vae *)ctx, x); }
+static double decode_cb(const double *x, void *ctx)
+{
+    const nm_learned *m = ctx;
+    return decode_v(m->dec_v, m->vae, x);
+}
 
 nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_learn_opts *opts, nm_learned **out)
 {
@@ -283,8 +324,12 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     mo.threads = opts->threads;
     mo.dt_ms = dt;
     mo.threshold_mv = opts->threshold_mv;
+    if (!(m->dec_v = decoder_v_only(m->vae))) {
+        st = NM_ENOMEM;
+        goto done;
+    }
     mo.decode = decode_cb;
-    mo.decode_ctx = m->vae;
+    mo.decode_ctx = m;
     mo.seed = opts->seed;
     mo.progress = opts->progress;
     mo.progress_ctx = opts->progress_ctx;
