@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The same pipeline on the Hodgkin-Huxley (1952) squid axon, injected current
-# I (uA/cm2) as the control parameter: simulate V at five currents (one below
+# I (uA/cm2) as the control parameter: simulate V at six currents (two below
 # the onset of repetitive firing), train, compare over I = 0..20, and check
 # the resting state.  Usage: examples/hh_pipeline.sh [OUT_DIR]  (after scripts/demo.sh or a build)
 set -euo pipefail
@@ -9,7 +9,7 @@ OUT="${1:-$ROOT/out/hh}"
 NM="$ROOT/build/bin/neuromap"
 mkdir -p "$OUT"
 args=()
-for I in 2 8 12 16 20; do
+for I in 0 5 7 10 15 20; do
   # 2 s of V every 0.1 ms after 0.5 s: a spike lasts about 2 ms.
   "$NM" simulate --model hh --p "$I" --duration 2000 --dt 0.1 --transient 500 --out "$OUT/hh_$I.csv"
   args+=(--series "$OUT/hh_$I.csv" --p "$I")
