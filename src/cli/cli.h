@@ -41,6 +41,13 @@ void cli_sim_opts(const nm_model *m, const nm_sim_opts *user, nm_sim_opts *so);
  * reported (optopt / argv) with a pointer to --help. */
 int cli_bad_option(const char *cmd, int argc, char **argv);
 
+/* A grid of control values p_i = pmin + i*pstep, i = 0..np-1, pmax included
+ * when (pmax - pmin)/pstep is an integer up to rounding (indices, not
+ * accumulation).  Checks that all three were given (not NaN), pstep > 0,
+ * pmax >= pmin and at most max_points points; prints the usage error and
+ * returns -1 otherwise. */
+int cli_grid(const char *cmd, double pmin, double pmax, double pstep, size_t max_points, size_t *np);
+
 /* Parse "128,128" into out[0..*n) (each 1..max_value, at most max_n). */
 int cli_size_list(const char *cmd, const char *opt, const char *text, size_t *out, size_t max_n, size_t *n,
                   size_t max_value);

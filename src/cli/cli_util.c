@@ -175,3 +175,26 @@ char *cli_join_args(int argc, char **argv)
     }
     return s;
 }
+
+int cli_grid(const char *cmd, double pmin, double pmax, double pstep, size_t max_points, size_t *np)
+{
+    if (isnan(pmin) || isnan(pmax) || isnan(pstep)) {
+        cli_usage_error(cmd, "--p-min, --p-max and --p-step are all required");
+        return -1;
+    }
+    if (!(pstep > 0)) {
+        cli_usage_error(cmd, "--p-step must be > 0 (got %g)", pstep);
+        return -1;
+    }
+    if (pmax < pmin) {
+        cli_usage_error(cmd, "--p-max (%g) is below --p-min (%g)", pmax, pmin);
+        return -1;
+    }
+    double span = (pmax - pmin) / pstep;
+    if (span + 1 > (double)max_points) {
+        cli_usage_error(cmd, "the grid has more than %zu points", max_points);
+        return -1;
+    }
+    *np = (size_t)floor(span + 1e-9) + 1;
+    return 0;
+}

@@ -558,18 +558,8 @@ static int parse_args(int argc, char **argv, compare_args *a)
             cli_usage_error(CMD, "--p-min, --p-max and --p-step are all required with --truth");
             return -1;
         }
-        if (!(a->pstep > 0)) {
-            cli_usage_error(CMD, "--p-step must be > 0 (got %g)", a->pstep);
-            return -1;
-        }
-        if (a->pmax < a->pmin) {
-            cli_usage_error(CMD, "--p-max (%g) is below --p-min (%g)", a->pmax, a->pmin);
-            return -1;
-        }
-        if ((a->pmax - a->pmin) / a->pstep > COMPARE_MAX_POINTS) {
-            cli_usage_error(CMD, "the grid has more than %d points", COMPARE_MAX_POINTS);
-            return -1;
-        }
+        size_t np;
+        if (cli_grid(CMD, a->pmin, a->pmax, a->pstep, COMPARE_MAX_POINTS, &np)) return -1;
     }
     if (!a->model_path && a->nseries) {
         cli_usage_error(CMD, "--truth-series needs a MODEL to compare with");
@@ -657,7 +647,7 @@ int cmd_compare(int argc, char **argv)
         user.seed = 0;
         user.record_states = 0;
         cli_sim_opts(truth, &user, &so);
-        np = (size_t)floor((a.pmax - a.pmin) / a.pstep + 1e-9) + 1;
+        cli_grid(CMD, a.pmin, a.pmax, a.pstep, COMPARE_MAX_POINTS, &np); /* checked in check_args */
         p = malloc(np * sizeof *p);
         tr = malloc(np * sizeof *tr);
         tpts = calloc(np, sizeof *tpts);

@@ -10,6 +10,9 @@
 
 static const char *CMD = "fixed-point";
 
+/* Each point runs a settling free run and Newton: keep grids modest. */
+#define FIXED_POINT_MAX_POINTS 10000
+
 static void help(void)
 {
     printf("Usage: neuromap fixed-point MODEL --p-min A --p-max B --p-step S [--truth NAME]\n"
@@ -64,11 +67,8 @@ int cmd_fixed_point(int argc, char **argv)
     }
     if (optind >= argc) return cli_usage_error(CMD, "missing MODEL");
     if (optind + 1 < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
-    if (isnan(pmin) || isnan(pmax) || isnan(pstep))
-        return cli_usage_error(CMD, "--p-min, --p-max and --p-step are all required");
-    if (!(pstep > 0)) return cli_usage_error(CMD, "--p-step must be > 0");
-    if (pmax < pmin) return cli_usage_error(CMD, "--p-max is below --p-min");
-    if ((pmax - pmin) / pstep > 10000) return cli_usage_error(CMD, "grid has more than 10000 points");
+    size_t np;
+    if (cli_grid(CMD, pmin, pmax, pstep, FIXED_POINT_MAX_POINTS, &np)) return NM_EXIT_USAGE;
     nm_model *tm = NULL;
     if (truth) {
         const nm_model_type *type = nm_model_type_find(truth);
@@ -81,7 +81,7 @@ int cmd_fixed_point(int argc, char **argv)
         nm_model_free(tm);
         return cli_lib_fail(CMD, st);
     }
-    size_t D = nm_learned_dim(m), np = (size_t)floor((pmax - pmin) / pstep + 1e-9) + 1;
+    size_t D = nm_learned_dim(m);
     printf("%10s  %10s  %-24s %-7s", "p", "V* (mV)", "|eigenvalues|", "stable");
     if (tm) printf("  %-12s %12s %9s", "truth", "V rest (mV)", "dV (mV)");
     putchar('\n');

@@ -145,15 +145,8 @@ int cmd_sweep(int argc, char **argv)
     if (!model_name) return cli_usage_error(CMD, "--model is required (srk or hh)");
     if (strcmp(format, "table") && strcmp(format, "csv"))
         return cli_usage_error(CMD, "--format must be table or csv (got '%s')", format);
-    if (isnan(pmin) || isnan(pmax) || isnan(pstep))
-        return cli_usage_error(CMD, "--p-min, --p-max and --p-step are all required");
-    if (!(pstep > 0)) return cli_usage_error(CMD, "--p-step must be > 0 (got %g)", pstep);
-    if (pmax < pmin) return cli_usage_error(CMD, "--p-max (%g) is below --p-min (%g)", pmax, pmin);
-    /* Grid points by index, not by accumulation: p_i = pmin + i*step, with
-     * pmax included when (pmax-pmin)/step is an integer up to rounding. */
-    double span = (pmax - pmin) / pstep;
-    if (span > SWEEP_MAX_POINTS) return cli_usage_error(CMD, "grid has more than %d points", SWEEP_MAX_POINTS);
-    size_t np = (size_t)floor(span + 1e-9) + 1;
+    size_t np;
+    if (cli_grid(CMD, pmin, pmax, pstep, SWEEP_MAX_POINTS, &np)) return NM_EXIT_USAGE;
 
     const nm_model_type *type = nm_model_type_find(model_name);
     if (!type) return cli_usage_error(CMD, "%s", nm_last_error());

@@ -3,6 +3,7 @@
  * with known analytic values, and bad inputs. */
 #include "neuromap.h"
 #include "nm_test.h"
+#include "nm_test_model.h"
 #include "rng.h"
 
 #include <stdio.h>
@@ -307,17 +308,6 @@ static void test_model_sweep_points(void)
  * must report it faithfully. */
 static nm_learned *tiny_model(void)
 {
-    const double ps[] = {-42.0, -38.0, -31.0};
-    nm_series *s[3] = {NULL, NULL, NULL};
-    nm_model *m = nm_model_alloc(nm_model_srk);
-    nm_learned *lm = NULL;
-    if (!m) return NULL;
-    nm_sim_opts so;
-    nm_sim_opts_default(&so);
-    so.duration_ms = 30000;
-    int ok = 1;
-    for (size_t k = 0; k < 3 && ok; k++)
-        ok = nm_model_set_control(m, ps[k]) == NM_OK && nm_simulate(m, &so, &s[k]) == NM_OK;
     nm_learn_opts o;
     nm_learn_opts_default(&o);
     o.vae.epochs = 8;
@@ -327,10 +317,7 @@ static nm_learned *tiny_model(void)
     o.map_nstages = 1;
     o.map_rollout_len[0] = 10;
     o.map_rollout_iters[0] = 60;
-    if (ok) CHECK_OK(nm_learn((const nm_series *const *)s, 3, &o, &lm));
-    for (size_t k = 0; k < 3; k++) nm_series_free(s[k]);
-    nm_model_free(m);
-    return lm;
+    return nm_test_tiny_model(30000, &o);
 }
 
 /* The regime of one point computed the long way: one nm_learned_run over

@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "neuromap.h"
 #include "nm_test.h"
+#include "nm_test_model.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -16,17 +17,6 @@ static char model_path[512], copy_path[512], other_path[512];
 
 static nm_learned *tiny_model(uint64_t seed)
 {
-    const double ps[] = {-42.0, -38.0, -31.0};
-    nm_series *s[3] = {NULL, NULL, NULL};
-    nm_model *m = nm_model_alloc(nm_model_srk);
-    nm_learned *lm = NULL;
-    if (!m) return NULL;
-    nm_sim_opts so;
-    nm_sim_opts_default(&so);
-    so.duration_ms = 20000;
-    int ok = 1;
-    for (size_t k = 0; k < 3 && ok; k++)
-        ok = nm_model_set_control(m, ps[k]) == NM_OK && nm_simulate(m, &so, &s[k]) == NM_OK;
     nm_learn_opts o;
     nm_learn_opts_default(&o);
     o.vae.epochs = 3;
@@ -38,10 +28,7 @@ static nm_learned *tiny_model(uint64_t seed)
     o.map_rollout_iters[0] = 10;
     o.map_select_every = 0;
     o.seed = seed;
-    if (ok) CHECK_OK(nm_learn((const nm_series *const *)s, 3, &o, &lm));
-    for (size_t k = 0; k < 3; k++) nm_series_free(s[k]);
-    nm_model_free(m);
-    return lm;
+    return nm_test_tiny_model(20000, &o);
 }
 
 static int copy_file(const char *from, const char *to)
