@@ -520,6 +520,9 @@ const nm_mf *nm_learned_mf(const nm_learned *m);
 
 typedef struct nm_learn_opts {
     nm_vae_opts vae;            /* the autoencoder (vae.latent_dim: D) */
+    const nm_vae *vae_pretrained; /* non-NULL: use this trained autoencoder (copied;
+                                     its sampling step must match the series)
+                                     instead of training one; vae is ignored */
     size_t map_hidden[4];       /* the map network's hidden widths */
     size_t map_nhidden;
     size_t map_onestep_epochs;  /* stage 1: one-step teacher forcing */

@@ -198,3 +198,22 @@ int cli_grid(const char *cmd, double pmin, double pmax, double pstep, size_t max
     *np = (size_t)floor(span + 1e-9) + 1;
     return 0;
 }
+
+int cli_load_vae(const char *cmd, const char *path, nm_vae **vae)
+{
+    /* The autoencoder of a model file (from train-vae or train). */
+    nm_mf *mf = NULL;
+    nm_status st = nm_mf_read(path, &mf);
+    if (!st) {
+        st = nm_vae_from_mf(mf, vae);
+        if (st) {
+            /* Lookup messages name the entry; add the file. */
+            const char *msg = nm_last_error();
+            int rc = cli_fail(cmd, "%s: %s", path, *msg ? msg : nm_strerror(st));
+            nm_mf_free(mf);
+            return rc;
+        }
+    }
+    nm_mf_free(mf);
+    return st ? cli_lib_fail(cmd, st) : NM_EXIT_OK;
+}

@@ -35,6 +35,8 @@ static void train_help(void)
            "  --hidden LIST      hidden widths, e.g. 128,128 (default)\n"
            "  --beta X           KL weight (default 3e-5: sharp states for the map)\n"
            "  --vae-epochs N     maximum epochs (default 100, early stopping)\n"
+           "  --vae MODEL        use the autoencoder of MODEL (from `train-vae` or `train`)\n"
+           "                     instead of training one: trains only the map\n"
            "Map:\n"
            "  --map-hidden LIST  hidden widths (default 128,128)\n"
            "  --map-epochs N     one-step epochs (default 20)\n"
@@ -68,7 +70,7 @@ int cmd_train(int argc, char **argv)
 {
     static const char *CMD = "train";
     enum { O_SERIES = 256, O_P, O_DT, O_OUT, O_DE, O_LATENT, O_HIDDEN, O_BETA, O_VEPOCHS, O_MHIDDEN, O_MEPOCHS,
-           O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS };
+           O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS, O_VAE };
     static const struct option opts[] = {
         {"series", required_argument, 0, O_SERIES}, {"p", required_argument, 0, O_P},
         {"dt", required_argument, 0, O_DT}, {"out", required_argument, 0, O_OUT},
@@ -79,8 +81,9 @@ int cmd_train(int argc, char **argv)
         {"rollout", required_argument, 0, O_ROLLOUT}, {"rollout-iters", required_argument, 0, O_RITERS},
         {"threshold", required_argument, 0, O_THR}, {"seed", required_argument, 0, O_SEED},
         {"quiet", no_argument, 0, O_QUIET}, {"ensemble", required_argument, 0, O_ENS},
+        {"vae", required_argument, 0, O_VAE},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *files[TRAIN_MAX_SERIES], *out = NULL;
+    const char *files[TRAIN_MAX_SERIES], *out = NULL, *vae_path = NULL, *vae_flag = NULL;
     double ps[TRAIN_MAX_SERIES], dt = 0, x;
     size_t nfiles = 0, nps = 0, n;
     unsigned long long u;
@@ -107,25 +110,31 @@ int cmd_train(int argc, char **argv)
             if (!(dt > 0)) return cli_usage_error(CMD, "--dt must be > 0");
             break;
         case O_OUT: out = optarg; break;
+        case O_VAE: vae_path = optarg; break;
         case O_DE:
+            vae_flag = "--de";
             if (cli_ulong(CMD, "--de", optarg, &u)) return NM_EXIT_USAGE;
             if (u < 1 || u > 512) return cli_usage_error(CMD, "--de must be in 1..512");
             lo.vae.de = (size_t)u;
             break;
         case O_LATENT:
+            vae_flag = "--latent";
             if (cli_ulong(CMD, "--latent", optarg, &u)) return NM_EXIT_USAGE;
             if (u < 1 || u > 16) return cli_usage_error(CMD, "--latent must be in 1..16");
             lo.vae.latent_dim = (size_t)u;
             break;
         case O_HIDDEN:
+            vae_flag = "--hidden";
             if (cli_size_list(CMD, "--hidden", optarg, lo.vae.hidden, 4, &lo.vae.nhidden, 512))
                 return NM_EXIT_USAGE;
             break;
         case O_BETA:
+            vae_flag = "--beta";
             if (cli_double(CMD, "--beta", optarg, &lo.vae.beta)) return NM_EXIT_USAGE;
             if (lo.vae.beta < 0) return cli_usage_error(CMD, "--beta must be >= 0");
             break;
         case O_VEPOCHS:
+            vae_flag = "--vae-epochs";
             if (cli_ulong(CMD, "--vae-epochs", optarg, &u)) return NM_EXIT_USAGE;
             if (u < 1) return cli_usage_error(CMD, "--vae-epochs must be >= 1");
             lo.vae.epochs = (size_t)u;
@@ -172,12 +181,21 @@ int cmd_train(int argc, char **argv)
     if (nfiles != nps)
         return cli_usage_error(CMD, "%zu --series but %zu --p: give one --p for every --series", nfiles, nps);
     if (!out) return cli_usage_error(CMD, "--out MODEL is required");
+    if (vae_path && vae_flag)
+        return cli_usage_error(CMD, "%s sets up a new autoencoder, but --vae gives a trained one: use one or the other",
+                               vae_flag);
 
     nm_series *series[TRAIN_MAX_SERIES] = {0};
     nm_learned *model = NULL;
+    nm_vae *vae = NULL;
     char *command = NULL;
     int rc = NM_EXIT_OK;
     nm_status st;
+    if (vae_path) {
+        if ((rc = cli_load_vae(CMD, vae_path, &vae))) goto done;
+        lo.vae_pretrained = vae;
+        lo.vae.de = nm_vae_embedding_len(vae);
+    }
     for (size_t i = 0; i < nfiles; i++) {
         /* A series must hold at least a few hundred delay vectors. */
         st = nm_series_read(files[i], dt, ps[i], lo.vae.de + 200, &series[i]);
@@ -222,6 +240,7 @@ int cmd_train(int argc, char **argv)
 done:
     for (size_t i = 0; i < nfiles; i++) nm_series_free(series[i]);
     nm_learned_free(model);
+    nm_vae_free(vae);
     free(command);
     return rc;
 }

@@ -484,24 +484,6 @@ static void help_encode(void)
            "  neuromap encode srk.nmap v38.csv --out mu38.csv\n");
 }
 
-static int load_vae(const char *cmd, const char *path, nm_vae **vae)
-{
-    nm_mf *mf = NULL;
-    nm_status st = nm_mf_read(path, &mf);
-    if (!st) {
-        st = nm_vae_from_mf(mf, vae);
-        if (st) {
-            /* Lookup messages name the entry; add the file. */
-            const char *msg = nm_last_error();
-            int rc = cli_fail(cmd, "%s: %s", path, *msg ? msg : nm_strerror(st));
-            nm_mf_free(mf);
-            return rc;
-        }
-    }
-    nm_mf_free(mf);
-    return st ? cli_lib_fail(cmd, st) : NM_EXIT_OK;
-}
-
 int cmd_encode(int argc, char **argv)
 {
     static const char *CMD = "encode";
@@ -533,7 +515,7 @@ int cmd_encode(int argc, char **argv)
     nm_series *s = NULL;
     double *mu = NULL;
     size_t rows = 0;
-    int rc = load_vae(CMD, model, &vae);
+    int rc = cli_load_vae(CMD, model, &vae);
     if (rc) return rc;
     const size_t D = nm_vae_latent_dim(vae);
     nm_status st = nm_series_read(series, dt > 0 ? dt : nm_vae_dt_ms(vae), 0, nm_vae_embedding_len(vae), &s);

@@ -256,6 +256,18 @@ nm_status nm_learned_save(const nm_learned *m, const char *path)
 
 /* ---- the pipeline ------------------------------------------------------ */
 
+/* A deep copy of a trained autoencoder, through its model-file form (the
+ * one serialisation there is, so a copy is exactly what a reload gives). */
+static nm_status vae_copy(const nm_vae *src, nm_vae **out)
+{
+    nm_mf *mf = nm_mf_alloc();
+    if (!mf) return NM_ENOMEM;
+    nm_status st = nm_vae_to_mf(src, mf);
+    if (!st) st = nm_vae_from_mf(mf, out);
+    nm_mf_free(mf);
+    return st;
+}
+
 static double decode_cb(const double *x, void *ctx)
 {
     const nm_learned *m = ctx;
@@ -291,12 +303,21 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
         st = NM_ENOMEM;
         goto done;
     }
-    nm_vae_opts vo = opts->vae;
-    vo.seed = opts->seed;
-    vo.progress = opts->progress;
-    vo.progress_ctx = opts->progress_ctx;
-    nm_vae_report vrep;
-    if ((st = nm_vae_train(series, nseries, &vo, &m->vae, &vrep))) goto done;
+    if (opts->vae_pretrained) {
+        if ((st = vae_copy(opts->vae_pretrained, &m->vae))) goto done;
+        if (fabs(m->vae->dt_ms - dt) > 1e-9 * dt) {
+            st = nm_fail(NM_EINVAL, "learn: the given autoencoder was trained on samples every %g ms, the series have %g ms",
+                         m->vae->dt_ms, dt);
+            goto done;
+        }
+    } else {
+        nm_vae_opts vo = opts->vae;
+        vo.seed = opts->seed;
+        vo.progress = opts->progress;
+        vo.progress_ctx = opts->progress_ctx;
+        nm_vae_report vrep;
+        if ((st = nm_vae_train(series, nseries, &vo, &m->vae, &vrep))) goto done;
+    }
     size_t D = m->vae->dim;
     for (size_t i = 0; i < nseries; i++) {
         size_t rows;

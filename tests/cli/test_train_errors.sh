@@ -24,6 +24,21 @@ expect_fail 1 "nan.csv:3" -- "$NM" train --series "$D/nan.csv" --p -38 --out "$D
 expect_fail 1 "has step 2 ms but series 0 has 5 ms" -- "$NM" train --series "$D/a.csv" --p -38 --series "$D/b.csv" --p -36 --out "$D/m.nmap"
 no_file "$D/m.nmap"
 
+# --vae: train only the map on a given autoencoder.
+"$NM" train-vae --series "$D/a.csv" --p -38 --epochs 2 --hidden 16 --quiet --out "$D/v.nmap" || exit 1
+expect_fail 2 "--beta sets up a new autoencoder, but --vae gives a trained one" -- \
+  "$NM" train --series "$D/a.csv" --p -38 --vae "$D/v.nmap" --beta 1e-3 --out "$D/m.nmap"
+expect_fail 1 "none.nmap" -- "$NM" train --series "$D/a.csv" --p -38 --vae "$D/none.nmap" --out "$D/m.nmap"
+expect_fail 1 "autoencoder was trained on samples every 5 ms, the series have 2 ms" -- \
+  "$NM" train --series "$D/b.csv" --p -38 --vae "$D/v.nmap" --out "$D/m.nmap"
+no_file "$D/m.nmap"
+small=(--map-epochs 1 --rollout 5 --rollout-iters 2 --ensemble 1 --quiet)
+expect_ok "$NM" train --series "$D/a.csv" --p -38 --vae "$D/v.nmap" "${small[@]}" --out "$D/mv.nmap"
+# The model's autoencoder is the given one: the same latent states, bit for bit.
+"$NM" encode "$D/v.nmap" "$D/a.csv" --out "$D/mu_v.csv" || exit 1
+"$NM" encode "$D/mv.nmap" "$D/a.csv" --out "$D/mu_mv.csv" || exit 1
+cmp -s "$D/mu_v.csv" "$D/mu_mv.csv" || fail "train --vae changed the autoencoder (encode differs)"
+
 expect_fail 2 "missing MODEL" -- "$NM" run --p -38 --duration 100 --out "$D/r.csv"
 expect_fail 2 "--p VALUE is required" -- "$NM" run "$D/m.nmap" --duration 100 --out "$D/r.csv"
 expect_fail 2 "--duration must be > 0" -- "$NM" run "$D/m.nmap" --p -38 --duration -5 --out "$D/r.csv"
