@@ -41,8 +41,9 @@ static void train_help(void)
            "  --map-hidden LIST  hidden widths (default 128,128)\n"
            "  --map-epochs N     one-step epochs (default 20)\n"
            "  --noise X          input noise, standardised units (default 0.002)\n"
-           "  --rollout LIST     rollout lengths of the curriculum (default 10,25,50)\n"
-           "  --rollout-iters N  iterations per rollout stage (default 400)\n"
+           "  --rollout LIST     rollout lengths, a stage each (default 10; docs/map.md)\n"
+           "  --rollout-iters N  iterations per rollout stage (default 1600)\n"
+           "  --rollout-lr X     Adam step size of the rollout stages (default 0.001)\n"
            "  --ensemble N       maps trained with seeds seed..seed+N-1 and averaged at\n"
            "                     every step (default 3; 1..8; trained on all cores)\n"
            "Other:\n"
@@ -70,7 +71,7 @@ int cmd_train(int argc, char **argv)
 {
     static const char *CMD = "train";
     enum { O_SERIES = 256, O_P, O_DT, O_OUT, O_DE, O_LATENT, O_HIDDEN, O_BETA, O_VEPOCHS, O_MHIDDEN, O_MEPOCHS,
-           O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS, O_VAE };
+           O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS, O_VAE, O_RLR };
     static const struct option opts[] = {
         {"series", required_argument, 0, O_SERIES}, {"p", required_argument, 0, O_P},
         {"dt", required_argument, 0, O_DT}, {"out", required_argument, 0, O_OUT},
@@ -81,7 +82,7 @@ int cmd_train(int argc, char **argv)
         {"rollout", required_argument, 0, O_ROLLOUT}, {"rollout-iters", required_argument, 0, O_RITERS},
         {"threshold", required_argument, 0, O_THR}, {"seed", required_argument, 0, O_SEED},
         {"quiet", no_argument, 0, O_QUIET}, {"ensemble", required_argument, 0, O_ENS},
-        {"vae", required_argument, 0, O_VAE},
+        {"vae", required_argument, 0, O_VAE}, {"rollout-lr", required_argument, 0, O_RLR},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *files[TRAIN_MAX_SERIES], *out = NULL, *vae_path = NULL, *vae_flag = NULL;
     double ps[TRAIN_MAX_SERIES], dt = 0, x;
@@ -159,6 +160,11 @@ int cmd_train(int argc, char **argv)
         case O_RITERS:
             if (cli_ulong(CMD, "--rollout-iters", optarg, &u)) return NM_EXIT_USAGE;
             for (size_t i = 0; i < 6; i++) lo.map_rollout_iters[i] = (size_t)u;
+            break;
+        case O_RLR:
+            if (cli_double(CMD, "--rollout-lr", optarg, &x)) return NM_EXIT_USAGE;
+            if (!(x > 0)) return cli_usage_error(CMD, "--rollout-lr must be > 0");
+            lo.map_rollout_lr = x;
             break;
         case O_THR:
             if (cli_double(CMD, "--threshold", optarg, &lo.threshold_mv)) return NM_EXIT_USAGE;

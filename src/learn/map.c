@@ -38,15 +38,16 @@ void nm_map_opts_default(nm_map_opts *o)
     o->lr = 1e-3;
     o->noise = 0.002;
     o->delta_scaling = 1;
-    o->nstages = 3;
+    /* One stage of 10-step rollouts, long and at a high step size: longer
+     * rollouts (25, 50) bias the bursts toward fewer spikes (the MSE of a
+     * free run hedges against spike-timing errors by damping the last spike),
+     * and the slow time scale converges only over ~1000 iterations
+     * (docs/map.md, "Rollout length"). */
+    o->nstages = 1;
     o->rollout_len[0] = 10;
-    o->rollout_len[1] = 25;
-    o->rollout_len[2] = 50;
-    o->rollout_iters[0] = 400;
-    o->rollout_iters[1] = 400;
-    o->rollout_iters[2] = 400;
+    o->rollout_iters[0] = 1600;
     o->rollout_batch = 64;
-    o->rollout_lr = 3e-4;
+    o->rollout_lr = 1e-3;
     o->clip_norm = 1.0;
     o->ema_decay = 0.995;
     o->select_every = 50;
