@@ -983,8 +983,11 @@ int cmd_compare(int argc, char **argv)
     }
     if (a.plot) {
         char title[512];
+        /* The file name, not the path: the figure ends up in papers and docs. */
+        const char *base = strrchr(a.model_path, '/');
+        base = base ? base + 1 : a.model_path;
         if (lm)
-            snprintf(title, sizeof title, "%s vs truth %s: agreement %.1f%%", a.model_path, truth_label,
+            snprintf(title, sizeof title, "%s vs truth %s: agreement %.1f%%", base, truth_label,
                      100.0 * (double)matches / (double)np);
         else snprintf(title, sizeof title, "ground truth: %s", truth_label);
         if (run_plot(ipath, a.plot, title)) rc = NM_EXIT_FAIL;
