@@ -984,7 +984,7 @@ int cmd_compare(int argc, char **argv)
     if (a.plot) {
         char title[512];
         /* The file name, not the path: the figure ends up in papers and docs. */
-        const char *base = strrchr(a.model_path, '/');
+        const char *base = a.model_path ? strrchr(a.model_path, '/') : NULL;
         base = base ? base + 1 : a.model_path;
         if (lm)
             snprintf(title, sizeof title, "%s vs truth %s: agreement %.1f%%", base, truth_label,
