@@ -4,11 +4,12 @@
 # grid, and `neuromap run`.  Usage: test_pipeline.sh NEUROMAP SCRATCH_DIR
 #
 # Thresholds (docs/map.md has the measurements behind them):
-#   - agreement >= 45%: a working pipeline scored 55-83% over the seeds and
-#     builds we ran (the learned regimes are sensitive to the last bits of
-#     the arithmetic, so another CPU's BLAS kernels give another model);
-#     broken variants score far lower (one-step training only: 0% in the
-#     reference experiment; 20 VAE epochs and short rollouts: 18-35%).
+#   - agreement >= 60%: the shipped defaults scored 72-88% on the 65-point
+#     grid over seeds 1-5 and 91% on this 33-point grid (seed 1); the margin
+#     is for other CPUs (the learned regimes are sensitive to the last bits
+#     of the arithmetic, so another BLAS kernel gives another model).  Broken
+#     variants score far lower (one-step training only: 0% in the reference
+#     experiment, 9% here; 20 VAE epochs and short rollouts: 18-35%).
 #   - every learned run stays bounded for 100,000 map steps (500 s).
 #   - same seed -> identical model file, byte for byte (small settings).
 set -eu
@@ -29,7 +30,7 @@ agree=$(grep -oE '^agreement: [0-9]+/[0-9]+' "$D/summary.txt" | grep -oE '[0-9]+
 num=${agree%/*}
 den=${agree#*/}
 [ "$den" -eq 33 ] || { echo "FAIL: expected 33 grid points, got $den"; exit 1; }
-[ $((100 * num)) -ge $((45 * den)) ] || { echo "FAIL: agreement $num/$den is below 45%"; exit 1; }
+[ $((100 * num)) -ge $((60 * den)) ] || { echo "FAIL: agreement $num/$den is below 60%"; exit 1; }
 grep -q '^bounded runs: 33/33 ' "$D/summary.txt" || { echo "FAIL: not every learned run stayed bounded"; exit 1; }
 [ "$(wc -l < "$D/cmp.csv")" -eq 34 ] || { echo "FAIL: compare CSV should have 33 rows"; exit 1; }
 
