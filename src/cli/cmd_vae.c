@@ -230,10 +230,11 @@ static int read_all(const char *cmd, const train_args *a, nm_series **s)
     return NM_EXIT_OK;
 }
 
-/* Per-epoch progress on stderr. */
+/* Per-epoch progress on stderr, in the format of `neuromap train`
+ * (cli_progress); vae-scan adds the latent dimension to the stage name. */
 typedef struct progress_ctx {
-    const char *label;   /* "" or "D=3 " */
-    int quiet;
+    const char *label;   /* "" or " D=3" */
+    cli_progress_state cp;
     /* vae-scan: the learning curves, appended as CSV rows. */
     textbuf *curves;
     size_t dim;
@@ -245,14 +246,11 @@ static int on_progress(const nm_train_progress *p, void *ctx_)
     if (ctx->curves)
         tb_printf(ctx->curves, "%zu,%zu,%.9g,%.9g,%.9g,%.9g\n", ctx->dim, p->epoch, p->loss,
                   p->val_loss, p->recon, p->kl);
-    if (!ctx->quiet) {
-        double per = p->seconds / (double)p->epoch;
-        fprintf(stderr,
-                "%s%s epoch %zu/%zu  loss %.5f  recon %.5f  KL %.4f  val %.5f  %.1f s  ETA %.1f s\n",
-                ctx->label, p->stage, p->epoch, p->epochs, p->loss, p->recon, p->kl, p->val_loss,
-                p->seconds, per * (double)(p->epochs - p->epoch));
-    }
-    return 0;
+    char stage[64];
+    snprintf(stage, sizeof stage, "%s%s", p->stage, ctx->label);
+    nm_train_progress q = *p;
+    q.stage = stage;
+    return cli_progress(&q, &ctx->cp);
 }
 
 static void print_report(FILE *f, const char *indent, size_t dim, const nm_vae_report *r)
@@ -339,7 +337,7 @@ int cmd_train_vae(int argc, char **argv)
     nm_series *s[MAX_SERIES] = {0};
     nm_vae *vae = NULL;
     if ((rc = read_all(CMD, &a, s))) goto done;
-    progress_ctx pc = {"", a.quiet, NULL, a.o.latent_dim};
+    progress_ctx pc = {"", {a.quiet, "", 0}, NULL, a.o.latent_dim};
     a.o.progress = on_progress;
     a.o.progress_ctx = &pc;
     nm_vae_report r;
@@ -401,8 +399,8 @@ int cmd_vae_scan(int argc, char **argv)
     const size_t dmax = (size_t)a.dmax;
     for (size_t d = 1; d <= dmax; d++) {
         char label[32];
-        snprintf(label, sizeof label, "D=%zu ", d);
-        progress_ctx pc = {label, a.quiet, &curves, d};
+        snprintf(label, sizeof label, " D=%zu", d);
+        progress_ctx pc = {label, {a.quiet, "", 0}, &curves, d};
         nm_vae_opts o = a.o;
         o.latent_dim = d;
         o.progress = on_progress;

@@ -18,7 +18,7 @@ TRAIN=(train-vae --series "$D/v38.csv" --p -38 --series "$D/v31.npy" --p -31 --d
 
 # --- train-vae: progress lines, model file, same bytes twice
 "$NM" "${TRAIN[@]}" --out "$D/m.nmap" 2>"$D/train.err" || fail "train-vae: $(cat "$D/train.err")"
-grep -q "epoch 1/4 .*loss .*recon .*KL .*val .*ETA" "$D/train.err" || fail "no progress line: $(cat "$D/train.err")"
+grep -q "^vae  *1/4  *loss .*val .*recon .*kl .*ETA" "$D/train.err" || fail "no progress line: $(cat "$D/train.err")"
 grep -q "active units" "$D/train.err" || fail "no final report"
 [ -s "$D/m.nmap" ] || fail "no model file"
 cp "$D/m.nmap" "$D/m1.nmap"
