@@ -9,8 +9,9 @@
  * Training (nm_map_train) runs in stages, chosen by measurement (docs/map.md):
  *   1. one-step teacher forcing with Gaussian noise on the input state;
  *   2. back-propagation through free rollouts of K steps from noisy true
- *      states, K growing over a curriculum, global-norm gradient clipping,
- *      an EMA of the weights;
+ *      states (one long stage of K = 10 by default; a curriculum of growing
+ *      K is possible but biases bursts toward fewer spikes), global-norm
+ *      gradient clipping, an EMA of the weights;
  *   3. checkpoint selection by short free runs at the TRAINING p values
  *      (training data only): the regime of each free run is compared with the
  *      regime of the training series at that p.
