@@ -42,7 +42,7 @@ static void train_help(void)
            "  --map-epochs N     one-step epochs (default 20)\n"
            "  --noise X          input noise, standardised units (default 0.002)\n"
            "  --rollout LIST     rollout lengths, a stage each (default 10; docs/map.md)\n"
-           "  --rollout-iters N  iterations per rollout stage (default 1600)\n"
+           "  --rollout-iters N  iterations per rollout stage (default 3200)\n"
            "  --rollout-lr X     Adam step size of the rollout stages (default 0.001)\n"
            "  --ensemble N       maps trained with seeds seed..seed+N-1 and averaged at\n"
            "                     every step (default 3; 1..8; trained on all cores)\n"

@@ -41,11 +41,12 @@ void nm_map_opts_default(nm_map_opts *o)
     /* One stage of 10-step rollouts, long and at a high step size: longer
      * rollouts (25, 50) bias the bursts toward fewer spikes (the MSE of a
      * free run hedges against spike-timing errors by damping the last spike),
-     * and the slow time scale converges only over ~1000 iterations
-     * (docs/map.md, "Rollout length"). */
+     * and the slow time scale converges only over thousands of iterations
+     * (docs/map.md: 1600 / 2400 / 3200 / 4800 iterations gave a mean
+     * agreement over five seeds of 83.4 / 84.3 / 84.6 / 84.6%). */
     o->nstages = 1;
     o->rollout_len[0] = 10;
-    o->rollout_iters[0] = 1600;
+    o->rollout_iters[0] = 3200;
     o->rollout_batch = 64;
     o->rollout_lr = 1e-3;
     o->clip_norm = 1.0;
