@@ -4,8 +4,8 @@
 # grid, and `neuromap run`.  Usage: test_pipeline.sh NEUROMAP SCRATCH_DIR
 #
 # Thresholds (docs/map.md has the measurements behind them):
-#   - agreement >= 60%: the shipped defaults scored 72-88% on the 65-point
-#     grid over seeds 1-5 and 91% on this 33-point grid (seed 1); the margin
+#   - agreement >= 60%: the shipped defaults scored 69-92% on the 65-point
+#     grid over seeds 1-5 (docs/map.md); the margin
 #     is for other CPUs (the learned regimes are sensitive to the last bits
 #     of the arithmetic, so another BLAS kernel gives another model).  Broken
 #     variants score far lower (one-step training only: 0% in the reference
