@@ -4,24 +4,19 @@
  *   nm_model_sweep_points  the same for a ground-truth ODE model;
  *   nm_regime_table_read   a recorded sweep (p, regime[, period]) from CSV.
  *
- * Both sweeps share one small thread pool: point i is computed from
- * (model, p[i], options[, seed + i]) alone, points are dealt round-robin
- * (thread k takes k, k + T, ...: costs grow with p, interleaving balances
- * them) and each worker owns its buffers, so results do not depend on the
- * number of threads.  As in nm_sweep, the first failing point (lowest index)
- * is reported. */
+ * Both run on the thread pool of nm_sweep (analysis/pool.h): point i is
+ * computed from (model, p[i], options[, seed + i]) alone with the worker's
+ * own buffers, so results do not depend on the number of threads, and the
+ * first failing point (lowest index) is reported. */
 #define _POSIX_C_SOURCE 200809L
+#include "analysis/pool.h"
 #include "internal.h"
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define NM_POOL_MSG_LEN 512
 
 /* Map steps per nm_learned_run call: bounds the scratch (CHUNK x D states)
  * whatever the run length (a boundedness check may be 10^5+ steps). */
@@ -39,7 +34,7 @@ void nm_sweep_points_clear(nm_sweep_point *points, size_t np)
 }
 
 /* ------------------------------------------------------------------------ */
-/* The pool                                                                  */
+/* Sweeps of points on the shared pool (analysis/pool.h)                     */
 /* ------------------------------------------------------------------------ */
 
 /* A kind of sweep: a per-worker context (own model copy / buffers) and the
@@ -51,102 +46,39 @@ typedef struct pool_kind {
     const char *label;                          /* "learned sweep" */
 } pool_kind;
 
-typedef struct pool_job {
+typedef struct points_run {
     const pool_kind *kind;
     const void *shared;
     const double *p;
-    size_t np, stride, start;
     nm_sweep_point *points;
-    atomic_size_t *first_fail;
-    size_t fail_index;
-    nm_status fail_status;
-    char fail_msg[NM_POOL_MSG_LEN];
-} pool_job;
+} points_run;
 
-static void pool_record_fail(pool_job *j, size_t i, nm_status st)
+static void *points_worker_alloc(const void *run)
 {
-    j->fail_index = i;
-    j->fail_status = st;
-    /* The message is thread-local: carry it back to the caller. */
-    snprintf(j->fail_msg, sizeof j->fail_msg, "%s", nm_last_error());
-    size_t cur = atomic_load(j->first_fail);
-    while (i < cur && !atomic_compare_exchange_weak(j->first_fail, &cur, i)) {
-    }
+    const points_run *r = run;
+    return r->kind->worker_alloc(r->shared);
 }
 
-static void *pool_worker(void *arg)
+/* One point: starts empty and bounded, then the kind fills it. */
+static nm_status points_item(void *w, const void *run, size_t i)
 {
-    pool_job *j = arg;
-    j->fail_index = j->np;
-    void *w = j->kind->worker_alloc(j->shared);
-    if (!w) {
-        pool_record_fail(j, j->start, NM_ENOMEM);
-        return NULL;
-    }
-    for (size_t i = j->start; i < j->np; i += j->stride) {
-        /* A lower index already failed: that one is reported. */
-        if (i > atomic_load(j->first_fail)) break;
-        nm_sweep_point *pt = &j->points[i];
-        memset(pt, 0, sizeof *pt);
-        pt->p = j->p[i];
-        pt->bounded = 1;
-        nm_status st = j->kind->point(w, j->shared, j->p[i], i, pt);
-        if (st) {
-            pool_record_fail(j, i, st);
-            break;
-        }
-    }
-    j->kind->worker_free(w);
-    return NULL;
+    const points_run *r = run;
+    nm_sweep_point *pt = &r->points[i];
+    memset(pt, 0, sizeof *pt);
+    pt->p = r->p[i];
+    pt->bounded = 1;
+    return r->kind->point(w, r->shared, r->p[i], i, pt);
 }
 
 static nm_status pool_run(const pool_kind *kind, const void *shared, const char *pname, const double *p,
                           size_t np, int nthreads, nm_sweep_point *points)
 {
-    size_t nt = nthreads == 0 ? (size_t)nm_cpu_count() : (size_t)nthreads;
-    if (nt > np) nt = np;
-    pool_job *jobs = nm_calloc(nt, sizeof *jobs);
-    pthread_t *tids = nm_calloc(nt, sizeof *tids);
-    if (!jobs || !tids) {
-        free(jobs);
-        free(tids);
-        return NM_ENOMEM;
-    }
     /* Every point starts empty, so clearing after a failure is always safe. */
     memset(points, 0, np * sizeof *points);
-    atomic_size_t first_fail;
-    atomic_init(&first_fail, np);
-    for (size_t k = 0; k < nt; k++)
-        jobs[k] = (pool_job){.kind = kind, .shared = shared, .p = p, .np = np, .stride = nt, .start = k,
-                             .points = points, .first_fail = &first_fail};
-
-    nm_status st = NM_OK;
-    size_t started = 0;
-    if (nt == 1) {
-        pool_worker(&jobs[0]);
-        started = 1;
-    } else {
-        for (; started < nt; started++) {
-            if (pthread_create(&tids[started], NULL, pool_worker, &jobs[started]) != 0) {
-                st = nm_fail(NM_ETHREAD, "%s: cannot create worker thread %zu of %zu", kind->label,
-                             started + 1, nt);
-                atomic_store(&first_fail, 0); /* stop the others */
-                break;
-            }
-        }
-        for (size_t k = 0; k < started; k++) pthread_join(tids[k], NULL);
-    }
-    if (!st) {
-        const pool_job *bad = NULL;
-        for (size_t k = 0; k < started; k++)
-            if (jobs[k].fail_index < np && (!bad || jobs[k].fail_index < bad->fail_index)) bad = &jobs[k];
-        if (bad)
-            st = nm_fail(bad->fail_status, "%s at %s = %g (point %zu of %zu): %s", kind->label, pname,
-                         p[bad->fail_index], bad->fail_index + 1, np, bad->fail_msg);
-    }
+    points_run run = {kind, shared, p, points};
+    nm_pool_kind pk = {points_worker_alloc, kind->worker_free, points_item, kind->label};
+    nm_status st = nm_pool_run(&pk, &run, pname, p, np, nthreads);
     if (st) nm_sweep_points_clear(points, np);
-    free(jobs);
-    free(tids);
     return st;
 }
 
