@@ -44,6 +44,7 @@ static void train_help(void)
            "  --rollout LIST     rollout lengths, a stage each (default 10; docs/map.md)\n"
            "  --rollout-iters N  iterations per rollout stage (default 3200)\n"
            "  --rollout-lr X     Adam step size of the rollout stages (default 0.001)\n"
+           "  --rollout-batch N  free runs per rollout iteration (default 64)\n"
            "  --ensemble N       maps trained with seeds seed..seed+N-1 and averaged at\n"
            "                     every step (default 3; 1..8; trained on all cores)\n"
            "Other:\n"
@@ -71,7 +72,7 @@ int cmd_train(int argc, char **argv)
 {
     static const char *CMD = "train";
     enum { O_SERIES = 256, O_P, O_DT, O_OUT, O_DE, O_LATENT, O_HIDDEN, O_BETA, O_VEPOCHS, O_MHIDDEN, O_MEPOCHS,
-           O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS, O_VAE, O_RLR };
+           O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS, O_VAE, O_RLR, O_RBATCH };
     static const struct option opts[] = {
         {"series", required_argument, 0, O_SERIES}, {"p", required_argument, 0, O_P},
         {"dt", required_argument, 0, O_DT}, {"out", required_argument, 0, O_OUT},
@@ -83,6 +84,7 @@ int cmd_train(int argc, char **argv)
         {"threshold", required_argument, 0, O_THR}, {"seed", required_argument, 0, O_SEED},
         {"quiet", no_argument, 0, O_QUIET}, {"ensemble", required_argument, 0, O_ENS},
         {"vae", required_argument, 0, O_VAE}, {"rollout-lr", required_argument, 0, O_RLR},
+        {"rollout-batch", required_argument, 0, O_RBATCH},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *files[TRAIN_MAX_SERIES], *out = NULL, *vae_path = NULL, *vae_flag = NULL;
     double ps[TRAIN_MAX_SERIES], dt = 0, x;
@@ -160,6 +162,11 @@ int cmd_train(int argc, char **argv)
         case O_RITERS:
             if (cli_ulong(CMD, "--rollout-iters", optarg, &u)) return NM_EXIT_USAGE;
             for (size_t i = 0; i < 6; i++) lo.map_rollout_iters[i] = (size_t)u;
+            break;
+        case O_RBATCH:
+            if (cli_ulong(CMD, "--rollout-batch", optarg, &u)) return NM_EXIT_USAGE;
+            if (u < 1 || u > 65536) return cli_usage_error(CMD, "--rollout-batch must be in 1..65536");
+            lo.map_rollout_batch = (size_t)u;
             break;
         case O_RLR:
             if (cli_double(CMD, "--rollout-lr", optarg, &x)) return NM_EXIT_USAGE;
