@@ -12,11 +12,14 @@
  * with -std=c11 (CMAKE_C_EXTENSIONS OFF), where GCC's default is
  * -ffp-contract=off (checked: the AVX-512 clone of the tanh has no vfmadd).  Measured on the fast tanh: 0.77 ns a
  * value (SSE2) -> 0.23 ns (AVX-512), see docs/nn.md.
- * Elsewhere (other compilers or platforms) the attribute is empty. */
+ * Elsewhere (other compilers or platforms), and in the ThreadSanitizer build
+ * (NM_NO_SIMD_CLONES: the ifunc resolvers run before TSan's runtime is up),
+ * the attribute is empty. */
 #ifndef NM_NN_SIMD_H
 #define NM_NN_SIMD_H
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(NM_NO_SIMD_CLONES)
 #define NM_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #define NM_SIMD_CLONES_AVX2 __attribute__((target_clones("avx2", "default")))
 #else
