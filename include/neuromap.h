@@ -122,8 +122,10 @@ nm_status nm_npy_write(const char *path, const double *data, size_t rows, size_t
 typedef struct nm_model_type nm_model_type;
 extern const nm_model_type *const nm_model_srk; /* Sherman-Rinzel-Keizer-type beta cell, p = VS (mV) */
 extern const nm_model_type *const nm_model_hh;  /* Hodgkin-Huxley 1952 squid axon, p = I (uA/cm2) */
+extern const nm_model_type *const nm_model_ml1; /* Morris-Lecar class I (SNIC), p = I (uA/cm2) */
+extern const nm_model_type *const nm_model_ml2; /* Morris-Lecar class II (Hopf), p = I (uA/cm2) */
 
-/* Look a model type up by name ("srk", "hh"; case-insensitive); NULL (and an
+/* Look a model type up by name ("srk", "hh", "ml1", ...; case-insensitive); NULL (and an
  * NM_ENOTFOUND message listing the known names) if unknown. */
 const nm_model_type *nm_model_type_find(const char *name);
 

@@ -1,6 +1,6 @@
 /* model.c -- the generic side of the ground-truth models: lookup of a type
  * by name, allocation, and access to states and named parameters through
- * the type's table.  The equations live in srk.c and hh.c. */
+ * the type's table.  The equations live in srk.c, hh.c and ml.c. */
 #include "model.h"
 
 #include <math.h>
@@ -13,6 +13,8 @@ static const nm_model_type *model_types(size_t i)
     switch (i) {
     case 0: return nm_model_srk;
     case 1: return nm_model_hh;
+    case 2: return nm_model_ml1;
+    case 3: return nm_model_ml2;
     default: return NULL;
     }
 }
@@ -32,9 +34,16 @@ const nm_model_type *nm_model_type_find(const char *name)
         nm_fail(NM_EINVAL, "model name is NULL");
         return NULL;
     }
-    for (size_t i = 0; model_types(i); i++)
+    char known[256];
+    size_t used = 0;
+    known[0] = '\0';
+    for (size_t i = 0; model_types(i); i++) {
         if (equal_nocase(name, model_types(i)->name)) return model_types(i);
-    nm_fail(NM_ENOTFOUND, "unknown model '%s' (known: srk, hh)", name);
+        int n = snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "",
+                         model_types(i)->name);
+        if (n > 0 && (size_t)n < sizeof known - used) used += (size_t)n;
+    }
+    nm_fail(NM_ENOTFOUND, "unknown model '%s' (known: %s)", name, known);
     return NULL;
 }
 
