@@ -242,13 +242,33 @@ int cmd_train(int argc, char **argv)
         nm_mf_get_scalar_f64(mf, "map.onestep_val_mse", &onestep);
         nm_mf_get_scalar_f64(mf, "map.rollout_mse", &roll);
         nm_mf_get_scalar_i32(mf, "map.select_matches", &matches);
+        int32_t start_matches = 0;
+        double robust = 0;
+        const char *regimes = NULL;
+        nm_mf_get_scalar_i32(mf, "map.start_matches", &start_matches);
+        nm_mf_get_scalar_f64(mf, "map.start_robust", &robust);
+        nm_mf_get_str(mf, "meta.start_regimes", &regimes);
         nm_vae_report vr;
         nm_vae_get_report(nm_learned_vae(model), &vr);
         fprintf(stderr,
                 "trained in %.1f s: latent D = %zu (%zu active units), VAE val recon %.4g, map one-step val MSE "
-                "%.3g, rollout MSE %.3g, free runs matching the training regimes: %d of %zu\nwrote %s\n",
-                now_s() - t0, nm_learned_dim(model), vr.active_units, vr.val_recon, onestep, roll, (int)matches,
-                nfiles, out);
+                "%.3g, rollout MSE %.3g\n"
+                "training regimes reproduced by free runs from the stored start state: %d of %zu "
+                "(member 0 at its best checkpoint: %d; from %zu other start states: %.0f%% of runs)\n",
+                now_s() - t0, nm_learned_dim(model), vr.active_units, vr.val_recon, onestep, roll,
+                (int)start_matches, nfiles, (int)matches, 3 * nfiles, 100 * robust);
+        /* One line per training p: what the series does and what the model does. */
+        for (const char *r = regimes; r && *r;) {
+            const char *e = strstr(r, "; ");
+            size_t len = e ? (size_t)(e - r) : strlen(r);
+            char line[200], pv[40] = "", a[64] = "", b[64] = "", ok[16] = "";
+            snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line - 1 ? len : sizeof line - 1), r);
+            if (sscanf(line, "%39s %63s %63s %15s", pv, a, b, ok) == 4)
+                fprintf(stderr, "  p = %-8s series %-22s model %-22s%s\n", pv, a, b,
+                        strcmp(ok, "ok") == 0 ? "" : "  <- missed");
+            r = e ? e + 2 : NULL;
+        }
+        fprintf(stderr, "wrote %s\n", out);
     }
 done:
     for (size_t i = 0; i < nfiles; i++) nm_series_free(series[i]);

@@ -5,6 +5,7 @@
 #include "learn/vae.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -274,6 +275,33 @@ static double decode_cb(const double *x, void *ctx)
     return decode_v(m->dec_v, m->vae, x);
 }
 
+/* meta.start_regimes: one line per training series, "p truth got" with the
+ * regime of the training series and of the free run from the stored start
+ * ("diverged" if it blew up) and whether they match (class, k, period within
+ * 25%), e.g. "-34.5 periodic:5/3610ms periodic:4/3020ms missed". */
+static nm_status start_regimes_to_mf(nm_mf *mf, const nm_map_start_report *r, const nm_series *const *series,
+                                     size_t nseries)
+{
+    size_t cap = 128 * nseries + 1, len = 0;
+    char *buf = nm_malloc(cap);
+    if (!buf) return NM_ENOMEM;
+    buf[0] = 0;
+    for (size_t i = 0; i < nseries; i++) {
+        char a[48], b[48], pa[32] = "", pb[32] = "";
+        nm_regime_format(&r->truth[i], a, sizeof a);
+        nm_regime_format(&r->got[i], b, sizeof b);
+        if (r->truth[i].cls == NM_REGIME_PERIODIC) snprintf(pa, sizeof pa, "/%.0fms", r->truth[i].period_ms);
+        if (r->got[i].cls == NM_REGIME_PERIODIC) snprintf(pb, sizeof pb, "/%.0fms", r->got[i].period_ms);
+        int n = snprintf(buf + len, cap - len, "%s%.6g %s%s %s%s %s", i ? "; " : "", series[i]->p, a, pa,
+                         r->diverged[i] ? "diverged" : b, r->diverged[i] ? "" : pb, r->match[i] ? "ok" : "missed");
+        if (n < 0 || (size_t)n >= cap - len) break;
+        len += (size_t)n;
+    }
+    nm_status st = nm_mf_add_str(mf, "meta.start_regimes", buf);
+    free(buf);
+    return st;
+}
+
 nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_learn_opts *opts, nm_learned **out)
 {
     if (!out) return nm_fail(NM_EINVAL, "learn: NULL output");
@@ -351,15 +379,23 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     }
     mo.decode = decode_cb;
     mo.decode_ctx = m;
+    /* Checkpoints are judged from the start state the model is run from
+     * (first state of series 0) at every training p, not each series' own. */
+    mo.select_x0 = lat[0];
     mo.seed = opts->seed;
     mo.progress = opts->progress;
     mo.progress_ctx = opts->progress_ctx;
     nm_map_report mrep;
+    nm_map_start_report srep;
+    memset(&srep, 0, sizeof srep);
     if ((st = nm_map_train(ms, nseries, D, &mo, &m->map, &mrep))) goto done;
 
     m->dt_ms = dt;
     m->threshold_mv = opts->threshold_mv;
-    memcpy(m->x0, lat[0], D * sizeof *m->x0);
+    /* The stored start state: the one (of a few states of each training
+     * series) from which the whole ensemble reaches most training regimes;
+     * what it reaches is recorded so `train` can report every miss. */
+    if ((st = nm_map_choose_start(m->map, ms, nseries, &mo, m->x0, &srep))) goto done;
     m->ntrain_p = nseries;
     m->train_p = nm_malloc(nseries * sizeof *m->train_p);
     if (!m->train_p) {
@@ -385,14 +421,19 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
         (st = nm_mf_add_scalar_f64(m->mf, "map.onestep_val_mse", mrep.onestep_loss)) ||
         (st = nm_mf_add_scalar_f64(m->mf, "map.rollout_mse", mrep.rollout_loss)) ||
         (st = nm_mf_add_scalar_i32(m->mf, "map.select_matches", mrep.select_score)) ||
+        (st = nm_mf_add_scalar_i32(m->mf, "map.start_matches", (int32_t)srep.nmatch)) ||
+        (st = nm_mf_add_scalar_f64(m->mf, "map.start_robust", srep.robust)) ||
+        (st = start_regimes_to_mf(m->mf, &srep, series, nseries)) ||
         (st = nm_mf_add_f64(m->mf, "meta.train_p", m->train_p, nseries)) ||
         (st = nm_mf_add_scalar_u64(m->mf, "meta.seed", opts->seed)) ||
         (st = nm_mf_add_str(m->mf, "meta.library", nm_version())))
         goto done;
     if (opts->command && (st = nm_mf_add_str(m->mf, "meta.command", opts->command))) goto done;
+    if (opts->autoset && (st = nm_autoset_to_mf(opts->autoset, opts->autoset_used, m->mf))) goto done;
     *out = m;
     m = NULL;
 done:
+    nm_map_start_report_free(&srep);
     if (lat)
         for (size_t i = 0; i < nseries; i++) free(lat[i]);
     free(lat);

@@ -349,7 +349,7 @@ static nm_status map_free_regime(const nm_map *m, const nm_map_opts *o, double p
  * tie-break penalty for period mismatch (so among equal counts the closest
  * periods win). */
 static double map_select_score(const nm_map *m, const nm_map_opts *o, const map_data *d,
-                               const map_truth *truth, int *nmatch)
+                               const map_truth *truth, const float *xs_start, int *nmatch)
 {
     size_t nwin = (size_t)(o->select_window_ms / o->dt_ms);
     double *v = malloc(nwin * sizeof *v);
@@ -358,7 +358,8 @@ static double map_select_score(const nm_map *m, const nm_map_opts *o, const map_
     *nmatch = 0;
     for (size_t s = 0; s < d->nseries; s++) {
         nm_regime r;
-        if (map_free_regime(m, o, d->ps[s], d->xs[s], &r, v, nwin) != NM_OK) {
+        const float *start = xs_start ? xs_start : d->xs[s];
+        if (map_free_regime(m, o, d->ps[s], start, &r, v, nwin) != NM_OK) {
             score -= 2000; /* diverged: worse than any wrong regime */
             continue;
         }
@@ -671,6 +672,15 @@ static nm_status train_member(const nm_map_series *series, size_t nseries, size_
 
     st = map_data_build(series, nseries, D, o, m, &d);
     if (st) goto fail;
+    /* Selection runs start where the model will be run from. */
+    float xs_start[NM_MAP_MAX_D] = {0};
+    if (o->select_x0) {
+        if (!nm_all_finite(o->select_x0, D)) {
+            st = nm_fail(NM_EINVAL, "map: selection start state is not finite");
+            goto fail;
+        }
+        map_to_y(m, o->select_x0, xs_start);
+    }
     size_t sizes[6];
     nm_act acts[5];
     sizes[0] = D + 1;
@@ -766,7 +776,7 @@ static nm_status train_member(const nm_map_series *series, size_t nseries, size_
                 memcpy(saved, m->net->params, m->net->nparams * sizeof *saved);
                 if (ema) memcpy(m->net->params, ema->shadow, m->net->nparams * sizeof *saved);
                 int nmatch = 0;
-                double sc = map_select_score(m, o, &d, truth, &nmatch);
+                double sc = map_select_score(m, o, &d, truth, o->select_x0 ? xs_start : NULL, &nmatch);
                 if (sc >= best_score) {
                     best_score = sc;
                     memcpy(best, m->net->params, m->net->nparams * sizeof *best);
@@ -897,6 +907,178 @@ nm_status nm_map_train(const nm_map_series *series, size_t nseries, size_t D, co
     for (size_t r = 0; r < R; r++) nm_map_free(jobs[r].out);
     free(jobs);
     *out = m;
+    return st;
+}
+
+/* ---- the start state ---------------------------------------------------- */
+
+/* Candidate start states: of every series, the states at 0, 1/3 and 2/3 of
+ * its length (different phases of its cycle); candidate 0 is the first state
+ * of series 0, the start stored before this choice existed. */
+#define MAP_START_PHASES 3
+
+typedef struct start_job {
+    const nm_map *m;
+    const nm_map_opts *o;
+    const map_data *d;
+    const map_truth *truth;
+    size_t ncand, nthreads;
+    const float *cand;     /* [ncand x D] standardised */
+    unsigned char *match;  /* [ncand x nseries] */
+    nm_regime *got;        /* [ncand x nseries] */
+    unsigned char *div;    /* [ncand x nseries] */
+    nm_status st;
+} start_job;
+
+typedef struct start_arg {
+    start_job *job;
+    size_t k;
+    nm_status st;
+} start_arg;
+
+static void *start_worker(void *arg)
+{
+    start_arg *a = arg;
+    start_job *j = a->job;
+    size_t nwin = (size_t)(j->o->select_window_ms / j->o->dt_ms);
+    double *v = malloc(nwin * sizeof *v);
+    if (!v) {
+        a->st = NM_ENOMEM;
+        return NULL;
+    }
+    size_t ns = j->d->nseries, D = j->d->D;
+    for (size_t c = a->k; c < j->ncand; c += j->nthreads)
+        for (size_t s = 0; s < ns; s++) {
+            nm_regime r;
+            memset(&r, 0, sizeof r);
+            nm_status st = map_free_regime(j->m, j->o, j->d->ps[s], j->cand + c * D, &r, v, nwin);
+            j->div[c * ns + s] = st == NM_ENUMERIC;
+            if (st && st != NM_ENUMERIC) {
+                a->st = st;
+                free(v);
+                return NULL;
+            }
+            j->got[c * ns + s] = r;
+            j->match[c * ns + s] = !st && regimes_match(&r, &j->truth[s].r);
+        }
+    free(v);
+    return NULL;
+}
+
+void nm_map_start_report_free(nm_map_start_report *rep)
+{
+    if (!rep) return;
+    free(rep->truth);
+    free(rep->got);
+    free(rep->diverged);
+    free(rep->match);
+    memset(rep, 0, sizeof *rep);
+}
+
+nm_status nm_map_choose_start(const nm_map *m, const nm_map_series *series, size_t nseries, const nm_map_opts *opts,
+                              double *x0, nm_map_start_report *rep)
+{
+    if (!m || !series || !nseries || !opts || !x0 || !rep || !opts->decode)
+        return nm_fail(NM_EINVAL, "map start: NULL argument");
+    memset(rep, 0, sizeof *rep);
+    size_t D = m->D, Tmin = SIZE_MAX;
+    for (size_t s = 0; s < nseries; s++) {
+        if (!series[s].x || series[s].T < 20)
+            return nm_fail(NM_EDATA, "map start: training series %zu has %zu states (need >= 20)", s, series[s].T);
+        Tmin = series[s].T < Tmin ? series[s].T : Tmin;
+    }
+    /* The selection's windows (see train_member). */
+    nm_map_opts oo = *opts;
+    oo.select_window_ms = fmin(oo.select_window_ms, (double)Tmin * oo.dt_ms);
+    oo.select_transient_ms = fmin(oo.select_transient_ms, 0.5 * oo.select_window_ms);
+    if ((size_t)(oo.select_window_ms / oo.dt_ms) < 2) return nm_fail(NM_EINVAL, "map start: window too short");
+
+    /* map_data in the model's coordinates (no new standardisation). */
+    map_data d;
+    memset(&d, 0, sizeof d);
+    d.D = D;
+    d.nseries = nseries;
+    size_t ncand = nseries * MAP_START_PHASES;
+    nm_status st = NM_OK;
+    map_truth *truth = nm_calloc(nseries, sizeof *truth);
+    float *cand = nm_calloc(ncand * D, sizeof *cand);
+    unsigned char *match = nm_calloc(ncand * nseries, 1), *div = nm_calloc(ncand * nseries, 1);
+    nm_regime *got = nm_calloc(ncand * nseries, sizeof *got);
+    d.xs = nm_calloc(nseries, sizeof *d.xs);
+    d.T = nm_calloc(nseries, sizeof *d.T);
+    d.ps = nm_calloc(nseries, sizeof *d.ps);
+    rep->truth = nm_calloc(nseries, sizeof *rep->truth);
+    rep->got = nm_calloc(nseries, sizeof *rep->got);
+    rep->diverged = nm_calloc(nseries, sizeof *rep->diverged);
+    rep->match = nm_calloc(nseries, sizeof *rep->match);
+    if (!rep->match ||!truth || !cand || !match || !div || !got || !d.xs || !d.T || !d.ps || !rep->truth || !rep->got ||
+        !rep->diverged) {
+        st = NM_ENOMEM;
+        goto done;
+    }
+    for (size_t s = 0; s < nseries; s++) {
+        d.T[s] = series[s].T;
+        d.ps[s] = (series[s].p - m->p_center) / m->p_half;
+        for (size_t ph = 0; ph < MAP_START_PHASES; ph++) {
+            size_t t = ph * series[s].T / MAP_START_PHASES;
+            map_to_y(m, series[s].x + t * D, cand + (s * MAP_START_PHASES + ph) * D);
+        }
+    }
+    /* Truth regimes come from the decoded series; map_truth_regimes reads
+     * only d.D and d.nseries. */
+    if ((st = map_truth_regimes(series, &d, &oo, truth))) goto done;
+
+    size_t nthreads = oo.threads > 0 ? (size_t)oo.threads : (size_t)nm_cpu_count();
+    if (nthreads > ncand) nthreads = ncand;
+    if (nthreads < 1) nthreads = 1;
+    start_job job = {m, &oo, &d, truth, ncand, nthreads, cand, match, got, div, NM_OK};
+    start_arg args[64];
+    pthread_t tid[64];
+    if (nthreads > 64) nthreads = job.nthreads = 64;
+    size_t started = 0;
+    for (size_t k = 0; k < nthreads; k++) args[k] = (start_arg){&job, k, NM_OK};
+    for (size_t k = 1; k < nthreads; k++, started++)
+        if (pthread_create(&tid[k - 1], NULL, start_worker, &args[k]) != 0) break;
+    if (started + 1 < nthreads) {
+        /* Fewer threads than planned: the missing workers' items run here. */
+        for (size_t k = started + 1; k < nthreads; k++) start_worker(&args[k]);
+    }
+    start_worker(&args[0]);
+    for (size_t k = 0; k < started; k++) pthread_join(tid[k], NULL);
+    for (size_t k = 0; k < nthreads && !st; k++) st = args[k].st;
+    if (st) goto done;
+
+    size_t best = 0, best_n = 0, total = 0;
+    for (size_t c = 0; c < ncand; c++) {
+        size_t n = 0;
+        for (size_t s = 0; s < nseries; s++) n += match[c * nseries + s];
+        total += n;
+        if (n > best_n) {
+            best_n = n;
+            best = c;
+        }
+    }
+    map_from_y(m, cand + best * D, x0);
+    rep->nmatch = best_n;
+    rep->chosen = best;
+    rep->ncandidates = ncand;
+    rep->robust = (double)total / (double)(ncand * nseries);
+    for (size_t s = 0; s < nseries; s++) {
+        rep->truth[s] = truth[s].r;
+        rep->got[s] = got[best * nseries + s];
+        rep->diverged[s] = div[best * nseries + s];
+        rep->match[s] = match[best * nseries + s];
+    }
+done:
+    free(truth);
+    free(cand);
+    free(match);
+    free(div);
+    free(got);
+    free(d.xs);
+    free(d.T);
+    free(d.ps);
+    if (st) nm_map_start_report_free(rep);
     return st;
 }
 

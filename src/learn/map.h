@@ -89,6 +89,9 @@ typedef struct nm_map_opts {
     double threshold_mv;        /* spike threshold of decoded V */
     nm_map_decode_fn decode;    /* NULL: selection off */
     void *decode_ctx;
+    const double *select_x0;    /* raw latent start state [D] of every selection
+                                   free run, the state the model will be run from
+                                   (NULL: each series' own first state) */
     size_t ensemble;            /* members trained with seeds seed, seed+1, ... (>= 1) */
     int threads;                /* workers training members (0 = all cores) */
     uint64_t seed;
@@ -115,6 +118,29 @@ void nm_map_free(nm_map *m);
 /* One step in raw latent units; allocation-free, thread-safe.  NM_ENUMERIC
  * if the new state is not finite or leaves |xs| <= bound. */
 nm_status nm_map_step(const nm_map *m, double p, const double *x, double *x_next);
+
+/* The start state of a model: every training p is free-run from each
+ * candidate (first states and later states of the training series) and
+ * the candidate reproducing most training regimes is chosen (ties: the
+ * earliest candidate, i.e. the first state of series 0).  The regime of
+ * every training series (decoded, as the selection sees it) and of the free
+ * run from the chosen start are returned per series, and over all
+ * candidates the share of (start, p) runs that reach the training regime
+ * (robustness to the start state).  o supplies dt, threshold, decoder,
+ * selection windows and threads. */
+typedef struct nm_map_start_report {
+    size_t nmatch;              /* training p matched from the chosen start */
+    size_t chosen;              /* index of the chosen candidate */
+    size_t ncandidates;
+    double robust;              /* share of all (candidate, p) runs that match */
+    nm_regime *truth;           /* [nseries] regime of each training series */
+    nm_regime *got;             /* [nseries] from the chosen start */
+    int *diverged;              /* [nseries] the run from the chosen start diverged */
+    int *match;                 /* [nseries] ... reached the series' regime */
+} nm_map_start_report;
+nm_status nm_map_choose_start(const nm_map *m, const nm_map_series *series, size_t nseries, const nm_map_opts *o,
+                              double *x0, nm_map_start_report *rep);
+void nm_map_start_report_free(nm_map_start_report *rep);
 
 /* Store in / load from a model-file container (section "map"). */
 nm_status nm_map_to_mf(const nm_map *m, nm_mf *mf);
