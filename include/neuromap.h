@@ -124,6 +124,7 @@ extern const nm_model_type *const nm_model_srk; /* Sherman-Rinzel-Keizer-type be
 extern const nm_model_type *const nm_model_hh;  /* Hodgkin-Huxley 1952 squid axon, p = I (uA/cm2) */
 extern const nm_model_type *const nm_model_ml1; /* Morris-Lecar class I (SNIC), p = I (uA/cm2) */
 extern const nm_model_type *const nm_model_ml2; /* Morris-Lecar class II (Hopf), p = I (uA/cm2) */
+extern const nm_model_type *const nm_model_hr;  /* Hindmarsh-Rose bursting (chaotic windows), p = I */
 
 /* Look a model type up by name ("srk", "hh", "ml1", ...; case-insensitive); NULL (and an
  * NM_ENOTFOUND message listing the known names) if unknown. */

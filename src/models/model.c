@@ -1,6 +1,6 @@
 /* model.c -- the generic side of the ground-truth models: lookup of a type
  * by name, allocation, and access to states and named parameters through
- * the type's table.  The equations live in srk.c, hh.c and ml.c. */
+ * the type's table.  The equations live in srk.c, hh.c, ml.c and hr.c. */
 #include "model.h"
 
 #include <math.h>
@@ -15,6 +15,7 @@ static const nm_model_type *model_types(size_t i)
     case 1: return nm_model_hh;
     case 2: return nm_model_ml1;
     case 3: return nm_model_ml2;
+    case 4: return nm_model_hr;
     default: return NULL;
     }
 }

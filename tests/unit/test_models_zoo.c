@@ -142,7 +142,7 @@ static void test_lookup(void)
     CHECK(nm_model_type_find("ml3") == NULL);
     /* The message lists every known model. */
     CHECK(strstr(nm_last_error(), "unknown model 'ml3'") != NULL);
-    CHECK(strstr(nm_last_error(), "srk, hh, ml1, ml2") != NULL);
+    CHECK(strstr(nm_last_error(), "srk, hh, ml1, ml2, hr") != NULL);
 }
 
 /* ---- Morris-Lecar ------------------------------------------------------------ */
@@ -335,6 +335,123 @@ static void test_ml_regimes(void)
     check_regimes(nm_model_ml2, NULL, NULL, 0, p2, w2, 6);
 }
 
+/* ---- Hindmarsh-Rose ---------------------------------------------------------- */
+
+static void test_hr_params(void)
+{
+    static const param_want want[] = {
+        {"a", "1", 1},    {"b", "1", 3},     {"c", "1", 1},      {"d", "1", 5},
+        {"sx", "1", 4},   {"xR", "1", -1.6}, {"r", "1", 0.006},  {"I", "1", 2},
+        {"V0", "mV", -25}, {"Vx", "mV", 25}, {"tau", "ms", 5},
+    };
+    nm_model *m = nm_model_alloc(nm_model_hr);
+    CHECK(m != NULL);
+    if (!m) return;
+    check_param_table(m, want, sizeof want / sizeof want[0]);
+    CHECK(nm_model_type_find("HR") == nm_model_hr);
+    CHECK(nm_model_nstates(m) == 3 && strcmp(nm_model_state_name(m, 2), "z") == 0);
+    CHECK(strcmp(nm_model_control_name(m), "I") == 0);
+    CHECK(nm_model_spike_threshold(m) == -20.0);
+    double lo, hi;
+    nm_model_control_range(m, &lo, &hi);
+    CHECK(lo == 1.0 && hi == 4.0);
+    CHECK_FAILS(nm_model_set_param(m, "tau", 0.0), NM_EINVAL, "hr parameter tau must be > 0");
+    CHECK_FAILS(nm_model_set_param(m, "Vx", -25.0), NM_EINVAL, "Vx must be > 0");
+    CHECK_FAILS(nm_model_set_param(m, "r", 0.0), NM_EINVAL, "r must be > 0");
+    CHECK_FAILS(nm_model_set_param(m, "b", INFINITY), NM_EINVAL, "b must be finite");
+    CHECK_FAILS(nm_model_set_param(m, "s", 4.0), NM_ENOTFOUND, "unknown parameter 's' of model hr");
+
+    /* numpy (roots of -x^3 - 2x^2 - 4x - 5.4): the only equilibrium at I = 0
+     * is x = -1.6045345, i.e. V = -65.113363 mV, y = c - d x^2, z = sx (x - xR). */
+    double y0[3];
+    nm_model_default_state(m, y0);
+    CHECK_CLOSE(y0[0], -65.1133633, 0, 1e-6);
+    CHECK_CLOSE(y0[1], -11.8726553, 0, 1e-6);
+    CHECK_CLOSE(y0[2], -0.01813813, 0, 1e-7);
+    /* ... and it stays there at I = 0. */
+    CHECK_OK(nm_model_set_control(m, 0.0));
+    nm_sim_opts o;
+    nm_model_sim_opts_default(m, &o);
+    o.transient_ms = 0;
+    o.duration_ms = 5000;
+    nm_series *s = NULL;
+    CHECK_OK(nm_simulate(m, &o, &s));
+    if (s) CHECK_CLOSE(s->v[s->n - 1], -65.1133633, 0, 1e-5);
+    nm_series_free(s);
+    /* The scaling changes V, not the dynamics: V0 and Vx shift and stretch. */
+    CHECK_OK(nm_model_set_param(m, "V0", 0.0));
+    CHECK_OK(nm_model_set_param(m, "Vx", 1.0));
+    nm_model_default_state(m, y0);
+    CHECK_CLOSE(y0[0], -1.6045345, 0, 1e-6);
+    nm_model_free(m);
+}
+
+static void test_hr_jacobian(void)
+{
+    nm_model *m = nm_model_alloc(nm_model_hr);
+    CHECK(m != NULL);
+    if (!m) return;
+    static const double ys[][3] = {{-65, -11.9, 0}, {-25, 0, 0.5}, {20, -15, 3.1}, {-50, -5, 2.8}};
+    for (size_t k = 0; k < 4; k++) check_jacobian(m, ys[k]);
+    CHECK_OK(nm_model_set_param(m, "tau", 1.0));
+    CHECK_OK(nm_model_set_param(m, "Vx", 10.0));
+    CHECK_OK(nm_model_set_param(m, "r", 0.003));
+    for (size_t k = 0; k < 4; k++) check_jacobian(m, ys[k]);
+    nm_model_free(m);
+}
+
+/* tight: the 3-spike burst cycle at I = 2.5 lasts 620.532 ms. */
+#define HR_T25_MS 620.532
+
+static void test_hr_accuracy(void)
+{
+    nm_model *m = nm_model_alloc(nm_model_hr);
+    CHECK(m != NULL);
+    if (!m) return;
+    size_t na = spikes_at(m, 2.5, NULL, 20000, 20000, NM_SIM_RK8PD, 1e-8, spk_a, MAX_SPIKES);
+    size_t nb = spikes_at(m, 2.5, NULL, 20000, 20000, NM_SIM_MSBDF, 1e-10, spk_b, MAX_SPIKES);
+    CHECK_MSG(na == nb && na > 90, "hr I = 2.5: %zu vs %zu spikes", na, nb);
+    double worst = 0;
+    for (size_t i = 0; i < na && i < nb && i < MAX_SPIKES; i++) worst = fmax(worst, fabs(spk_a[i] - spk_b[i]));
+    CHECK_MSG(worst < 1e-2, "hr I = 2.5: spike times differ from msbdf by %g ms", worst);
+    /* Three spikes per cycle: the cycle is spike i to spike i + 3. */
+    if (na > 3) CHECK_CLOSE((spk_a[na - 1] - spk_a[(na - 1) % 3]) / (double)((na - 1) / 3), HR_T25_MS, 1e-5, 0);
+    nm_model_free(m);
+}
+
+/* Chaos: in the irregular window a change of the initial V by 1e-7 mV
+ * changes the spike train within 40 s; in a periodic window it does not. */
+static void test_hr_chaos(void)
+{
+    nm_model *m = nm_model_alloc(nm_model_hr);
+    CHECK(m != NULL);
+    if (!m) return;
+    static const struct { double I; int chaotic; } cases[] = {{2.5, 0}, {3.1, 1}};
+    for (size_t k = 0; k < 2; k++) {
+        double ya[3] = {-59.8, -8.5, 0.8}, yb[3] = {-59.8 - 1e-7, -8.5, 0.8};
+        size_t na = spikes_at(m, cases[k].I, ya, 20000, 40000, NM_SIM_RK8PD, 1e-10, spk_a, MAX_SPIKES);
+        size_t nb = spikes_at(m, cases[k].I, yb, 20000, 40000, NM_SIM_RK8PD, 1e-10, spk_b, MAX_SPIKES);
+        double worst = 0;
+        for (size_t i = 0; i < na && i < nb && i < MAX_SPIKES; i++)
+            worst = fmax(worst, fabs(spk_a[i] - spk_b[i]));
+        if (na != nb) worst = INFINITY;
+        if (cases[k].chaotic)
+            CHECK_MSG(worst > 50.0, "hr I = %g: spike trains stay within %g ms", cases[k].I, worst);
+        else
+            CHECK_MSG(worst < 1e-3, "hr I = %g: spike trains differ by %g ms", cases[k].I, worst);
+    }
+    nm_model_free(m);
+}
+
+static void test_hr_regimes(void)
+{
+    /* docs/models.md section 6. */
+    static const double p[] = {1.2, 1.45, 1.8, 2.4, 2.75, 3.1, 3.7};
+    static const char *const want[] = {"silent", "periodic:1", "periodic:2", "periodic:3",
+                                       "periodic:4", "irregular", "periodic:1"};
+    check_regimes(nm_model_hr, NULL, NULL, 0, p, want, 7);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off(); /* msbdf reference runs */
@@ -345,5 +462,10 @@ int main(void)
     NM_RUN(test_ml1_onset);
     NM_RUN(test_ml2_hopf);
     NM_RUN(test_ml_regimes);
+    NM_RUN(test_hr_params);
+    NM_RUN(test_hr_jacobian);
+    NM_RUN(test_hr_accuracy);
+    NM_RUN(test_hr_chaos);
+    NM_RUN(test_hr_regimes);
     return nm_test_report();
 }
