@@ -332,6 +332,65 @@ static void test_bad_inputs(void)
     CHECK(m == NULL);
 }
 
+/* The stored start state: the decoded "V" of the Hopf map is 100 x[0], so
+ * every training series spikes periodically (one spike per turn); from each
+ * candidate start the limit cycle is reached, so all three regimes match and
+ * the chosen start is one of the series' own states. */
+static double hopf_decode(const double *x, void *ctx)
+{
+    (void)ctx;
+    return 100 * x[0];
+}
+
+static void test_choose_start(void)
+{
+    static double a[2 * 3000], b[2 * 3000], c[2 * 3000];
+    hopf_series(0.25, 3000, a);
+    hopf_series(1.0, 3000, b);
+    hopf_series(0.5, 3000, c);
+    nm_map_series s[3] = {{a, 3000, 0.25}, {b, 3000, 1.0}, {c, 3000, 0.5}};
+    nm_map *m = train_hopf(42);
+    if (!m) return;
+    nm_map_opts o;
+    nm_map_opts_default(&o);
+    o.dt_ms = 1;
+    o.threshold_mv = 20;
+    o.decode = hopf_decode;
+    o.select_transient_ms = 500;
+    o.select_window_ms = 2000;
+    double x0[2];
+    nm_map_start_report rep;
+    CHECK_OK(nm_map_choose_start(m, s, 3, &o, x0, &rep));
+    CHECK(rep.ncandidates == 9);
+    CHECK(rep.nmatch == 3);
+    CHECK(rep.robust > 0.99 && rep.robust <= 1.0);
+    for (size_t i = 0; i < 3; i++) {
+        CHECK(rep.truth[i].cls == NM_REGIME_PERIODIC && rep.truth[i].spikes_per_period == 1);
+        CHECK(rep.got[i].cls == NM_REGIME_PERIODIC && rep.match[i] && !rep.diverged[i]);
+        /* the free run's period is the series' within the match tolerance */
+        CHECK_CLOSE(rep.got[i].period_ms, rep.truth[i].period_ms, 0.25, 0);
+    }
+    /* ties go to the first candidate: the first state of series 0 */
+    CHECK(rep.chosen == 0);
+    CHECK_CLOSE(x0[0], a[0], 1e-6, 1e-6);
+    CHECK_CLOSE(x0[1], a[1], 1e-6, 1e-6);
+    nm_map_start_report_free(&rep);
+    CHECK(rep.truth == NULL);
+    /* Same inputs, same choice, whatever the thread count. */
+    o.threads = 1;
+    double x1[2];
+    CHECK_OK(nm_map_choose_start(m, s, 3, &o, x1, &rep));
+    CHECK(x1[0] == x0[0] && x1[1] == x0[1]);
+    nm_map_start_report_free(&rep);
+    /* Bad inputs. */
+    o.decode = NULL;
+    CHECK_FAILS(nm_map_choose_start(m, s, 3, &o, x1, &rep), NM_EINVAL, "NULL");
+    o.decode = hopf_decode;
+    nm_map_series shortser = {a, 10, 0.25};
+    CHECK_FAILS(nm_map_choose_start(m, &shortser, 1, &o, x1, &rep), NM_EDATA, "need >= 20");
+    nm_map_free(m);
+}
+
 int main(void)
 {
     NM_RUN(test_rollout_gradient);
@@ -340,6 +399,7 @@ int main(void)
     NM_RUN(test_train_hopf);
     NM_RUN(test_slow_features);
     NM_RUN(test_ensemble);
+    NM_RUN(test_choose_start);
     NM_RUN(test_bad_inputs);
     return nm_test_report();
 }
