@@ -472,6 +472,23 @@ typedef struct nm_learned nm_learned;
 nm_status nm_learned_load(const char *path, nm_learned **out);
 nm_status nm_learned_from_mf(const nm_mf *mf, const char *label, nm_learned **out);
 void nm_learned_free(nm_learned *m);
+/* The one validation of a model file's contents, made before anything is
+ * allocated from its dimensions: every size against its range and against
+ * what the file holds (parameter counts), the sections against each other
+ * (De, D, layer sizes, map.dt_ms = embed.dt_ms, training p inside the p
+ * scaling) and every value against its documented range (docs/model-format.md,
+ * "Validation and fuzzing").  NM_MF_KIND_VAE: the autoencoder (sections norm,
+ * embed, vae); NM_MF_KIND_LEARNED: that and the map, what nm_learned_from_mf
+ * (so `run`, the NEURON registry, Python) requires -- it calls this first.
+ * Messages start with label and name the entry and the limit. */
+typedef enum nm_mf_kind { NM_MF_KIND_VAE = 1, NM_MF_KIND_LEARNED = 2 } nm_mf_kind;
+nm_status nm_mf_validate(const nm_mf *mf, const char *label, nm_mf_kind kind);
+/* NM_MF_KIND_LEARNED if the container has any entry of section "map", else
+ * NM_MF_KIND_VAE. */
+nm_mf_kind nm_mf_kind_of(const nm_mf *mf);
+/* nm_mf_read, then nm_mf_validate as nm_mf_kind_of says (`neuromap info`,
+ * Python's validate_model); *kind (may be NULL) gets the kind. */
+nm_status nm_mf_check_file(const char *path, nm_mf_kind *kind);
 
 size_t nm_learned_dim(const nm_learned *m);           /* latent dimension D */
 double nm_learned_dt_ms(const nm_learned *m);         /* time of one map step (ms) */
@@ -518,6 +535,89 @@ const nm_vae *nm_learned_vae(const nm_learned *m);
 const nm_mf *nm_learned_mf(const nm_learned *m);
 
 /* ------------------------------------------------------------------------ */
+/* Settings chosen from the data (docs/settings.md)                          */
+/* ------------------------------------------------------------------------ */
+
+/* Average blocks of `factor` samples: out->v[k] = mean(v[k*f .. k*f+f-1])
+ * (and the same for recorded states), floor(n / f) samples every f*dt_ms,
+ * t0_ms at the centre of the first block, p copied.  The block mean is the
+ * anti-alias filter (a boxcar: it removes what the coarser step cannot
+ * represent before decimating).  factor 1 is a copy.  NM_EINVAL for
+ * factor 0 or fewer than factor samples. */
+nm_status nm_series_resample(const nm_series *s, size_t factor, nm_series **out);
+/* The resampling factor that turns steps of data_dt_ms into map_dt_ms:
+ * NM_EINVAL unless map_dt_ms is an integer multiple (>= 1) of data_dt_ms
+ * (relative tolerance 1e-6). */
+nm_status nm_resample_factor(double data_dt_ms, double map_dt_ms, size_t *factor);
+
+/* Rules of docs/settings.md, tuned on the reference cases (SRK sampled every
+ * 5 ms, HH every 0.1 ms).  A spike is an excursion of V above the spike
+ * level with re-arming hysteresis; its width is the time V stays above the
+ * chosen threshold. */
+#define NM_AUTOSET_SAMPLES_MIN 10.0    /* samples per spike width never resampled below */
+#define NM_AUTOSET_SAMPLES_TARGET 14.0 /* samples per spike width aimed at when resampling */
+#define NM_AUTOSET_WINDOW_WIDTHS 2.4   /* De covers this many spike widths */
+#define NM_AUTOSET_MIN_SPIKE_MV 10.0   /* smallest spike amplitude (peak - low level) */
+
+/* Choices the caller has already made; zero (nm_autoset_opts_default) means
+ * "choose from the data". */
+typedef struct nm_autoset_opts {
+    size_t resample;        /* >0: use this resampling factor */
+    double map_dt_ms;       /* >0: the map step; must be an integer multiple (>= 1)
+                               of the series' step (relative tolerance 1e-6) */
+} nm_autoset_opts;
+void nm_autoset_opts_default(nm_autoset_opts *o);
+
+#define NM_AUTOSET_WHY_LEN 200
+typedef struct nm_autoset_result {
+    /* measurements */
+    double low_mv;          /* 5th percentile of V over the spiking series */
+    double peak_mv;         /* median spike peak */
+    double noise_mv;        /* white-noise SD estimated from second differences */
+    double spike_width_ms;  /* median time above threshold per spike */
+    size_t nspikes;         /* spikes counted at the threshold, all series */
+    size_t nspiking;        /* series with at least one spike */
+    double data_dt_ms;      /* sampling step of the series */
+    /* choices */
+    double threshold_mv;    /* midway between low_mv and peak_mv */
+    double hysteresis_mv;   /* re-arm hysteresis used to count spikes: max(2, 4 noise) */
+    size_t resample;        /* block-averaging factor (1 = keep the data's step) */
+    double map_dt_ms;       /* data_dt_ms * resample */
+    size_t de;              /* delay-embedding length (map steps) */
+    size_t rollout;         /* rollout horizon (map steps) */
+    size_t latent_dim;      /* latent dimension */
+    int coarse;             /* 1: fewer than NM_AUTOSET_SAMPLES_MIN samples per spike */
+    /* one short reason per choice (no trailing newline) */
+    char threshold_why[NM_AUTOSET_WHY_LEN];
+    char dt_why[NM_AUTOSET_WHY_LEN];
+    char de_why[NM_AUTOSET_WHY_LEN];
+    char rollout_why[NM_AUTOSET_WHY_LEN];
+    char latent_why[NM_AUTOSET_WHY_LEN];
+} nm_autoset_result;
+
+/* Choose the spike threshold, map step (resampling factor), embedding
+ * length, rollout horizon and latent dimension from series[0..n) (all with
+ * one sampling step; silent series are used for nothing but the noise
+ * estimate).  opts may be NULL.  NM_EINVAL for bad arguments, NM_EDATA for
+ * empty series, NaN/Inf, constant V or no spikes in any series (the message
+ * says which flags to give instead). */
+nm_status nm_autoset(const nm_series *const *series, size_t n, const nm_autoset_opts *opts,
+                     nm_autoset_result *out);
+
+/* Add the choices as meta.auto_* entries (docs/settings.md) to a model-file
+ * container.  Only the choices flagged in `used` (NM_AUTOSET_* bits; the
+ * ones the caller did not override) are written as choices; the
+ * measurements are always written. */
+enum {
+    NM_AUTOSET_THRESHOLD = 1,
+    NM_AUTOSET_DT = 2,
+    NM_AUTOSET_DE = 4,
+    NM_AUTOSET_ROLLOUT = 8,
+    NM_AUTOSET_LATENT = 16
+};
+nm_status nm_autoset_to_mf(const nm_autoset_result *r, unsigned used, nm_mf *mf);
+
+/* ------------------------------------------------------------------------ */
 /* The end-to-end trainer: series -> VAE -> latent trajectories -> map        */
 /* ------------------------------------------------------------------------ */
 
@@ -545,6 +645,9 @@ typedef struct nm_learn_opts {
     double threshold_mv;        /* spike threshold stored in the model (mV) */
     uint64_t seed;              /* one seed for everything (VAE and map) */
     const char *command;        /* stored as meta.command (NULL: none) */
+    const nm_autoset_result *autoset; /* settings chosen from the data: stored as
+                                     meta.auto_* (NULL: none) */
+    unsigned autoset_used;      /* NM_AUTOSET_* bits of the choices applied */
     nm_progress_fn progress;
     void *progress_ctx;
 } nm_learn_opts;
