@@ -21,16 +21,22 @@ static void train_help(void)
            "encoder mean is the recovered state), then train the map x(n+1) = F(x(n), p)\n"
            "on consecutive states (one-step, then rollouts through free runs, then keep the\n"
            "checkpoint whose free runs reproduce the training regimes best).  All series\n"
-           "must have one sampling step: it becomes the map's time step.  The model file is\n"
+           "must have one sampling step.  Settings not given as flags are chosen from the\n"
+           "data (docs/settings.md): threshold, map step, De, rollout; each is printed with\n"
+           "its reason (\"auto: ...\") and stored as meta.auto_*.  The model file is\n"
            "written atomically.  Same --seed, same model file.\n"
            "\n"
            "Data:\n"
            "  --series FILE      CSV (V, or t_ms,V_mV) or 1-D .npy; repeat for each series\n"
            "  --p VALUE          the control value of the preceding --series\n"
            "  --dt MS            sampling step for files without a time column\n"
+           "  --resample N       average blocks of N samples: the map step is N x the data's\n"
+           "                     (default: chosen from the spike width, docs/settings.md)\n"
+           "  --map-dt MS        the same given as the map step (a multiple of the data's)\n"
            "  --out MODEL        the model file to write (required)\n"
            "Autoencoder:\n"
-           "  --de N             delay-embedding length (default 32)\n"
+           "  --de N             delay-embedding length (default: 2.4 spike widths, 32 for\n"
+           "                     SRK at 5 ms and HH at 0.1 ms)\n"
            "  --latent D         latent dimension (default 3; see `neuromap vae-scan`)\n"
            "  --hidden LIST      hidden widths, e.g. 128,128 (default)\n"
            "  --beta X           KL weight (default 3e-5: sharp states for the map)\n"
@@ -41,14 +47,18 @@ static void train_help(void)
            "  --map-hidden LIST  hidden widths (default 128,128)\n"
            "  --map-epochs N     one-step epochs (default 20)\n"
            "  --noise X          input noise, standardised units (default 0.002)\n"
-           "  --rollout LIST     rollout lengths, a stage each (default 10; docs/map.md)\n"
+           "  --rollout LIST     rollout lengths, a stage each (default: 10/32 of the data's\n"
+           "                     De, 10 steps for SRK and HH; docs/map.md)\n"
            "  --rollout-iters N  iterations per rollout stage (default 3200)\n"
            "  --rollout-lr X     Adam step size of the rollout stages (default 0.001)\n"
            "  --rollout-batch N  free runs per rollout iteration (default 64)\n"
            "  --ensemble N       maps trained with seeds seed..seed+N-1 and averaged at\n"
            "                     every step (default 3; 1..8; trained on all cores)\n"
            "Other:\n"
-           "  --threshold MV     spike threshold stored in the model (default -35)\n"
+           "  --threshold MV     spike threshold stored in the model (default: midway between\n"
+           "                     the 5%% quantile of V and the median spike peak)\n"
+           "  --no-auto          choose nothing from the data: the paper's configuration\n"
+           "                     (De 32, threshold -35, no resampling, rollout 10)\n"
            "  --seed N           seed of everything (default 1)\n"
            "  --quiet            no progress lines\n"
            "  -h, --help         this help\n"
@@ -68,11 +78,80 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Settings chosen from the data (nm_autoset, docs/settings.md) for what the
+ * flags did not set; prints "auto: ..." lines, resamples the series in
+ * place and records the choices in lo (lo->autoset = res).  Returns an exit
+ * code. */
+static int train_auto(nm_series **series, size_t n, const char *const *files, const nm_autoset_opts *ao,
+                      int no_auto, int have_vae, int thr_given, int de_given, int rollout_given, int latent_given,
+                      int quiet, nm_learn_opts *lo, nm_autoset_result *res)
+{
+    static const char *CMD = "train";
+    size_t factor = ao->resample;
+    int dt_given = ao->resample || ao->map_dt_ms > 0 || have_vae;
+    if (ao->map_dt_ms > 0 && nm_resample_factor(series[0]->dt_ms, ao->map_dt_ms, &factor))
+        return cli_usage_error(CMD, "--map-dt: %s", nm_last_error());
+    if (!no_auto && !(thr_given && de_given && rollout_given && dt_given)) {
+        nm_status st = nm_autoset((const nm_series *const *)series, n, ao, res);
+        if (st == NM_EDATA)
+            return cli_fail(CMD, "%s (flags: --threshold, --de, --rollout, --resample; or --no-auto)",
+                            nm_last_error());
+        if (st) return cli_lib_fail(CMD, st);
+        unsigned used = 0;
+        if (!thr_given) {
+            lo->threshold_mv = res->threshold_mv;
+            used |= NM_AUTOSET_THRESHOLD;
+            if (!quiet) fprintf(stderr, "auto: threshold %.1f mV (%s)\n", res->threshold_mv, res->threshold_why);
+        }
+        if (!dt_given) {
+            factor = res->resample;
+            used |= NM_AUTOSET_DT;
+            if (!quiet) fprintf(stderr, "auto: map step %g ms (%s)\n", res->map_dt_ms, res->dt_why);
+        }
+        if (!de_given) {
+            lo->vae.de = res->de;
+            used |= NM_AUTOSET_DE;
+            if (!quiet) fprintf(stderr, "auto: De %zu (%s)\n", res->de, res->de_why);
+        }
+        if (!rollout_given) {
+            lo->map_nstages = 1;
+            lo->map_rollout_len[0] = res->rollout;
+            used |= NM_AUTOSET_ROLLOUT;
+            if (!quiet) fprintf(stderr, "auto: rollout %zu steps (%s)\n", res->rollout, res->rollout_why);
+        }
+        if (!latent_given) {
+            lo->vae.latent_dim = res->latent_dim;
+            used |= NM_AUTOSET_LATENT;
+            if (!quiet) fprintf(stderr, "auto: latent D %zu (%s)\n", res->latent_dim, res->latent_why);
+        }
+        lo->autoset = res;
+        lo->autoset_used = used;
+    }
+    if (factor > 1) {
+        for (size_t i = 0; i < n; i++) {
+            nm_series *r = NULL;
+            nm_status st = nm_series_resample(series[i], factor, &r);
+            if (st) return cli_fail(CMD, "%s: %s", files[i], nm_last_error());
+            nm_series_free(series[i]);
+            series[i] = r;
+        }
+        if (!quiet)
+            fprintf(stderr, "resampled every series by block averages of %zu: one map step is %g ms\n", factor,
+                    series[0]->dt_ms);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (series[i]->n < lo->vae.de + 200)
+            return cli_fail(CMD, "%s: %zu samples%s, fewer than De + 200 = %zu (a few hundred delay vectors)",
+                            files[i], series[i]->n, factor > 1 ? " after resampling" : "", lo->vae.de + 200);
+    return NM_EXIT_OK;
+}
+
 int cmd_train(int argc, char **argv)
 {
     static const char *CMD = "train";
     enum { O_SERIES = 256, O_P, O_DT, O_OUT, O_DE, O_LATENT, O_HIDDEN, O_BETA, O_VEPOCHS, O_MHIDDEN, O_MEPOCHS,
-           O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS, O_VAE, O_RLR, O_RBATCH };
+           O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS, O_VAE, O_RLR, O_RBATCH,
+           O_RESAMPLE, O_MAPDT, O_NOAUTO };
     static const struct option opts[] = {
         {"series", required_argument, 0, O_SERIES}, {"p", required_argument, 0, O_P},
         {"dt", required_argument, 0, O_DT}, {"out", required_argument, 0, O_OUT},
@@ -84,10 +163,15 @@ int cmd_train(int argc, char **argv)
         {"threshold", required_argument, 0, O_THR}, {"seed", required_argument, 0, O_SEED},
         {"quiet", no_argument, 0, O_QUIET}, {"ensemble", required_argument, 0, O_ENS},
         {"vae", required_argument, 0, O_VAE}, {"rollout-lr", required_argument, 0, O_RLR},
-        {"rollout-batch", required_argument, 0, O_RBATCH},
+        {"rollout-batch", required_argument, 0, O_RBATCH}, {"resample", required_argument, 0, O_RESAMPLE},
+        {"map-dt", required_argument, 0, O_MAPDT}, {"no-auto", no_argument, 0, O_NOAUTO},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *files[TRAIN_MAX_SERIES], *out = NULL, *vae_path = NULL, *vae_flag = NULL;
     double ps[TRAIN_MAX_SERIES], dt = 0, x;
+    /* Settings given as flags (the rest is chosen from the data). */
+    int thr_given = 0, de_given = 0, rollout_given = 0, latent_given = 0, no_auto = 0;
+    nm_autoset_opts ao;
+    nm_autoset_opts_default(&ao);
     size_t nfiles = 0, nps = 0, n;
     unsigned long long u;
     nm_learn_opts lo;
@@ -119,12 +203,14 @@ int cmd_train(int argc, char **argv)
             if (cli_ulong(CMD, "--de", optarg, &u)) return NM_EXIT_USAGE;
             if (u < 1 || u > 512) return cli_usage_error(CMD, "--de must be in 1..512");
             lo.vae.de = (size_t)u;
+            de_given = 1;
             break;
         case O_LATENT:
             vae_flag = "--latent";
             if (cli_ulong(CMD, "--latent", optarg, &u)) return NM_EXIT_USAGE;
             if (u < 1 || u > 16) return cli_usage_error(CMD, "--latent must be in 1..16");
             lo.vae.latent_dim = (size_t)u;
+            latent_given = 1;
             break;
         case O_HIDDEN:
             vae_flag = "--hidden";
@@ -158,6 +244,7 @@ int cmd_train(int argc, char **argv)
         case O_ROLLOUT:
             if (cli_size_list(CMD, "--rollout", optarg, lo.map_rollout_len, 6, &n, 10000)) return NM_EXIT_USAGE;
             lo.map_nstages = n;
+            rollout_given = 1;
             break;
         case O_RITERS:
             if (cli_ulong(CMD, "--rollout-iters", optarg, &u)) return NM_EXIT_USAGE;
@@ -175,12 +262,23 @@ int cmd_train(int argc, char **argv)
             break;
         case O_THR:
             if (cli_double(CMD, "--threshold", optarg, &lo.threshold_mv)) return NM_EXIT_USAGE;
+            thr_given = 1;
             break;
         case O_SEED:
             if (cli_ulong(CMD, "--seed", optarg, &u)) return NM_EXIT_USAGE;
             lo.seed = u;
             break;
         case O_QUIET: prog.quiet = 1; break;
+        case O_RESAMPLE:
+            if (cli_ulong(CMD, "--resample", optarg, &u)) return NM_EXIT_USAGE;
+            if (u < 1 || u > 100000) return cli_usage_error(CMD, "--resample must be in 1..100000");
+            ao.resample = (size_t)u;
+            break;
+        case O_MAPDT:
+            if (cli_double(CMD, "--map-dt", optarg, &ao.map_dt_ms)) return NM_EXIT_USAGE;
+            if (!(ao.map_dt_ms > 0)) return cli_usage_error(CMD, "--map-dt must be > 0");
+            break;
+        case O_NOAUTO: no_auto = 1; break;
         case O_ENS:
             if (cli_ulong(CMD, "--ensemble", optarg, &u)) return NM_EXIT_USAGE;
             if (u < 1 || u > 8) return cli_usage_error(CMD, "--ensemble must be in 1..8");
@@ -197,6 +295,7 @@ int cmd_train(int argc, char **argv)
     if (vae_path && vae_flag)
         return cli_usage_error(CMD, "%s sets up a new autoencoder, but --vae gives a trained one: use one or the other",
                                vae_flag);
+    if (ao.resample && ao.map_dt_ms > 0) return cli_usage_error(CMD, "give --resample or --map-dt, not both");
 
     nm_series *series[TRAIN_MAX_SERIES] = {0};
     nm_learned *model = NULL;
@@ -204,14 +303,17 @@ int cmd_train(int argc, char **argv)
     char *command = NULL;
     int rc = NM_EXIT_OK;
     nm_status st;
+    nm_autoset_result ares;
     if (vae_path) {
         if ((rc = cli_load_vae(CMD, vae_path, &vae))) goto done;
         lo.vae_pretrained = vae;
         lo.vae.de = nm_vae_embedding_len(vae);
+        de_given = latent_given = 1;
     }
     for (size_t i = 0; i < nfiles; i++) {
-        /* A series must hold at least a few hundred delay vectors. */
-        st = nm_series_read(files[i], dt, ps[i], lo.vae.de + 200, &series[i]);
+        /* A series must hold at least a few hundred delay vectors (checked
+         * again below once De and the map step are known). */
+        st = nm_series_read(files[i], dt, ps[i], (de_given ? lo.vae.de : 8) + 200, &series[i]);
         if (st) {
             rc = cli_lib_fail(CMD, st);
             goto done;
@@ -220,6 +322,9 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, "series %zu: %s, p = %g, %zu samples every %g ms (%.1f s)\n", i + 1, files[i], ps[i],
                     series[i]->n, series[i]->dt_ms, (double)series[i]->n * series[i]->dt_ms / 1000.0);
     }
+    if ((rc = train_auto(series, nfiles, files, &ao, no_auto, vae_path != NULL, thr_given, de_given, rollout_given,
+                         latent_given, prog.quiet, &lo, &ares)))
+        goto done;
     command = cli_join_args(argc, argv);
     lo.command = command;
     lo.progress = cli_progress;
