@@ -121,6 +121,7 @@ nm_status nm_npy_write(const char *path, const double *data, size_t rows, size_t
  * to pick a model.  State 0 of every model is the membrane potential V (mV). */
 typedef struct nm_model_type nm_model_type;
 extern const nm_model_type *const nm_model_srk; /* Sherman-Rinzel-Keizer-type beta cell, p = VS (mV) */
+extern const nm_model_type *const nm_model_srk_slow; /* the same with tauS = 35 s (bursts of 7-30) */
 extern const nm_model_type *const nm_model_hh;  /* Hodgkin-Huxley 1952 squid axon, p = I (uA/cm2) */
 extern const nm_model_type *const nm_model_ml1; /* Morris-Lecar class I (SNIC), p = I (uA/cm2) */
 extern const nm_model_type *const nm_model_ml2; /* Morris-Lecar class II (Hopf), p = I (uA/cm2) */

@@ -16,6 +16,7 @@ static const nm_model_type *model_types(size_t i)
     case 2: return nm_model_ml1;
     case 3: return nm_model_ml2;
     case 4: return nm_model_hr;
+    case 5: return nm_model_srk_slow;
     default: return NULL;
     }
 }

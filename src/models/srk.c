@@ -17,22 +17,33 @@
 enum { P_GCA, P_GK, P_GS, P_VCA, P_VK, P_VM, P_THETAM, P_VN, P_THETAN, P_VS, P_THETAS, P_TAU,
        P_SIGMA, P_TAUS, P_COUNT };
 
+/* Every parameter but tauS (the two variants differ only there). */
+#define SRK_COMMON_PARAMS                                                                        \
+    [P_GCA] = {"gCa", "1", 3.6, NM_DOMAIN_NONNEG},                                               \
+    [P_GK] = {"gK", "1", 10.0, NM_DOMAIN_NONNEG},                                                \
+    [P_GS] = {"gS", "1", 4.0, NM_DOMAIN_NONNEG},                                                 \
+    [P_VCA] = {"VCa", "mV", 25.0, NM_DOMAIN_ANY},                                                \
+    [P_VK] = {"VK", "mV", -75.0, NM_DOMAIN_ANY},                                                 \
+    [P_VM] = {"Vm", "mV", -20.0, NM_DOMAIN_ANY},                                                 \
+    [P_THETAM] = {"thetam", "mV", 12.0, NM_DOMAIN_NONZERO},                                      \
+    [P_VN] = {"Vn", "mV", -16.0, NM_DOMAIN_ANY},                                                 \
+    [P_THETAN] = {"thetan", "mV", 5.6, NM_DOMAIN_NONZERO},                                       \
+    [P_VS] = {"VS", "mV", -38.0, NM_DOMAIN_ANY},                                                 \
+    [P_THETAS] = {"thetaS", "mV", 10.0, NM_DOMAIN_NONZERO},                                      \
+    [P_TAU] = {"tau", "ms", 20.0, NM_DOMAIN_POSITIVE},                                           \
+    [P_SIGMA] = {"sigma", "1", 0.93, NM_DOMAIN_POSITIVE}
+
 static const nm_param_info srk_params[P_COUNT] = {
-    [P_GCA] = {"gCa", "1", 3.6, NM_DOMAIN_NONNEG},
-    [P_GK] = {"gK", "1", 10.0, NM_DOMAIN_NONNEG},
-    [P_GS] = {"gS", "1", 4.0, NM_DOMAIN_NONNEG},
-    [P_VCA] = {"VCa", "mV", 25.0, NM_DOMAIN_ANY},
-    [P_VK] = {"VK", "mV", -75.0, NM_DOMAIN_ANY},
-    [P_VM] = {"Vm", "mV", -20.0, NM_DOMAIN_ANY},
-    [P_THETAM] = {"thetam", "mV", 12.0, NM_DOMAIN_NONZERO},
-    [P_VN] = {"Vn", "mV", -16.0, NM_DOMAIN_ANY},
-    [P_THETAN] = {"thetan", "mV", 5.6, NM_DOMAIN_NONZERO},
-    [P_VS] = {"VS", "mV", -38.0, NM_DOMAIN_ANY},
-    [P_THETAS] = {"thetaS", "mV", 10.0, NM_DOMAIN_NONZERO},
-    [P_TAU] = {"tau", "ms", 20.0, NM_DOMAIN_POSITIVE},
-    [P_SIGMA] = {"sigma", "1", 0.93, NM_DOMAIN_POSITIVE},
+    SRK_COMMON_PARAMS,
     /* 5 s (the design's default; 35 s is the classic slower variant). */
     [P_TAUS] = {"tauS", "ms", 5000.0, NM_DOMAIN_POSITIVE},
+};
+
+/* srk_slow: the classic slower variant, tauS = 35 s (bursts of 7 to 30
+ * spikes instead of 1 to 5). */
+static const nm_param_info srk_slow_params[P_COUNT] = {
+    SRK_COMMON_PARAMS,
+    [P_TAUS] = {"tauS", "ms", 35000.0, NM_DOMAIN_POSITIVE},
 };
 
 static const char *const srk_states[] = {"V", "n", "S"};
@@ -116,4 +127,29 @@ static const nm_model_type srk_type = {
     .jac = srk_jac,
 };
 
+/* The same equations with tauS = 35 s: the slow variable is 7x slower, so
+ * each burst carries 7x more spikes (7 .. 30 over VS = -44.5 .. -34 mV) and
+ * lasts up to ~10 s; 100 s of transient and 300 s recorded (~20 burst
+ * cycles at the slowest) at the same 5 ms sampling (docs/models.md). */
+static const nm_model_type srk_slow_type = {
+    .name = "srk_slow",
+    .description = "Sherman-Rinzel-Keizer-type beta cell, slow variant (tauS = 35 s, bursts of "
+                   "7-30 spikes), control VS (mV)",
+    .nstates = 3,
+    .state_names = srk_states,
+    .nparams = P_COUNT,
+    .params = srk_slow_params,
+    .control = P_VS,
+    .spike_threshold_mv = -35.0,
+    .pmin = -46.0,
+    .pmax = -30.0,
+    .sim_transient_ms = 100000.0,
+    .sim_duration_ms = 300000.0,
+    .sim_dt_ms = 5.0,
+    .default_state = srk_default_state,
+    .rhs = srk_rhs,
+    .jac = srk_jac,
+};
+
 const nm_model_type *const nm_model_srk = &srk_type;
+const nm_model_type *const nm_model_srk_slow = &srk_slow_type;

@@ -142,7 +142,7 @@ static void test_lookup(void)
     CHECK(nm_model_type_find("ml3") == NULL);
     /* The message lists every known model. */
     CHECK(strstr(nm_last_error(), "unknown model 'ml3'") != NULL);
-    CHECK(strstr(nm_last_error(), "srk, hh, ml1, ml2, hr") != NULL);
+    CHECK(strstr(nm_last_error(), "srk, hh, ml1, ml2, hr, srk_slow") != NULL);
 }
 
 /* ---- Morris-Lecar ------------------------------------------------------------ */
@@ -452,6 +452,79 @@ static void test_hr_regimes(void)
     check_regimes(nm_model_hr, NULL, NULL, 0, p, want, 7);
 }
 
+/* ---- slow-bursting SRK ---------------------------------------------------------- */
+
+static void test_srk_slow(void)
+{
+    nm_model *a = nm_model_alloc(nm_model_srk_slow), *b = nm_model_alloc(nm_model_srk);
+    CHECK(a && b);
+    if (!a || !b) goto done;
+    CHECK(nm_model_type_find("SRK_slow") == nm_model_srk_slow);
+    /* Every parameter as srk's except tauS = 35 s. */
+    CHECK(nm_model_nparams(a) == nm_model_nparams(b));
+    for (size_t i = 0; i < nm_model_nparams(b); i++) {
+        const char *name = nm_model_param_name(b, i);
+        double va = NAN, vb = NAN;
+        CHECK_OK(nm_model_get_param(a, name, &va));
+        CHECK_OK(nm_model_get_param(b, name, &vb));
+        CHECK_MSG(strcmp(name, "tauS") == 0 ? va == 35000.0 : va == vb, "srk_slow.%s = %g", name, va);
+        CHECK(strcmp(nm_model_param_unit(a, i), nm_model_param_unit(b, i)) == 0);
+    }
+    CHECK(strcmp(nm_model_control_name(a), "VS") == 0 && nm_model_spike_threshold(a) == -35.0);
+    static const double ys[][3] = {{-50, 0, 0.4}, {-25, 0.3, 0.6}};
+    check_jacobian(a, ys[0]);
+    check_jacobian(a, ys[1]);
+    CHECK_FAILS(nm_model_set_param(a, "tauS", 0.0), NM_EINVAL, "srk_slow parameter tauS must be > 0");
+    nm_sim_opts o;
+    nm_model_sim_opts_default(a, &o);
+    CHECK(o.transient_ms == 100000.0 && o.duration_ms == 300000.0 && o.dt_ms == 5.0);
+
+    /* srk_slow is srk --param tauS=35000, sample for sample. */
+    CHECK_OK(nm_model_set_param(b, "tauS", 35000.0));
+    CHECK_OK(nm_model_set_control(a, -41.0));
+    CHECK_OK(nm_model_set_control(b, -41.0));
+    o.transient_ms = 0;
+    o.duration_ms = 30000;
+    nm_series *sa = NULL, *sb = NULL;
+    CHECK_OK(nm_simulate(a, &o, &sa));
+    CHECK_OK(nm_simulate(b, &o, &sb));
+    if (sa && sb) CHECK(sa->n == sb->n && memcmp(sa->v, sb->v, sa->n * sizeof *sa->v) == 0);
+    nm_series_free(sa);
+    nm_series_free(sb);
+done:
+    nm_model_free(a);
+    nm_model_free(b);
+}
+
+static void test_srk_slow_regimes(void)
+{
+    /* docs/models.md section 7: bursts of 7 .. 30 spikes; beyond 12 spikes
+     * per burst the default classifier (max_k 12) says irregular. */
+    static const double p[] = {-45.5, -44.25, -41, -40, -37, -32};
+    static const char *const want[] = {"silent", "periodic:7", "periodic:11", "periodic:12",
+                                       "irregular", "periodic:1"};
+    check_regimes(nm_model_srk_slow, NULL, NULL, 0, p, want, 6);
+    /* With a classifier that looks for longer patterns those are periodic
+     * bursts of 17 and 26 (and at -34, 30). */
+    nm_model *m = nm_model_alloc(nm_model_srk_slow);
+    CHECK(m != NULL);
+    if (!m) return;
+    nm_sim_opts o;
+    nm_model_sim_opts_default(m, &o);
+    nm_regime_opts ro;
+    nm_regime_opts_default(&ro);
+    ro.max_k = 32;
+    static const double pk[] = {-37, -34.5, -34};
+    static const int k[] = {17, 26, 30};
+    nm_regime r[3];
+    CHECK_OK(nm_sweep(m, pk, 3, &o, &ro, 0, r));
+    for (size_t i = 0; i < 3; i++)
+        CHECK_MSG(r[i].cls == NM_REGIME_PERIODIC && r[i].spikes_per_period == k[i],
+                  "srk_slow at %g: class %d, k %d, want periodic:%d", pk[i], (int)r[i].cls,
+                  r[i].spikes_per_period, k[i]);
+    nm_model_free(m);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off(); /* msbdf reference runs */
@@ -467,5 +540,7 @@ int main(void)
     NM_RUN(test_hr_accuracy);
     NM_RUN(test_hr_chaos);
     NM_RUN(test_hr_regimes);
+    NM_RUN(test_srk_slow);
+    NM_RUN(test_srk_slow_regimes);
     return nm_test_report();
 }
