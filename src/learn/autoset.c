@@ -189,19 +189,19 @@ nm_status nm_autoset(const nm_series *const *series, size_t n, const nm_autoset_
     size_t total = 0, nmax = 0;
     for (size_t i = 0; i < n; i++) {
         const nm_series *s = series[i];
-        if (!s || (!s->v && s->n)) return nm_fail(NM_EINVAL, "autoset: series %zu is NULL", i + 1);
+        if (!s || (!s->v && s->n)) return nm_fail(NM_EINVAL, "autoset: series %zu is NULL", i);
         if (!(s->dt_ms > 0) || !isfinite(s->dt_ms))
-            return nm_fail(NM_EINVAL, "autoset: series %zu: the step must be > 0 (got %g ms)", i + 1, s->dt_ms);
+            return nm_fail(NM_EINVAL, "autoset: series %zu: the step must be > 0 (got %g ms)", i, s->dt_ms);
         if (i == 0) dt = s->dt_ms;
         else if (fabs(s->dt_ms - dt) > 1e-6 * dt)
-            return nm_fail(NM_EINVAL, "autoset: series %zu has step %g ms but series 1 has %g ms", i + 1, s->dt_ms,
+            return nm_fail(NM_EINVAL, "autoset: series %zu has step %g ms but series 0 has %g ms: resample them to one step", i, s->dt_ms,
                            dt);
         if (s->n < MIN_SAMPLES)
-            return nm_fail(NM_EDATA, "autoset: series %zu has %zu samples (at least %d needed)", i + 1, s->n,
+            return nm_fail(NM_EDATA, "autoset: series %zu has %zu samples (at least %d needed)", i, s->n,
                            MIN_SAMPLES);
         for (size_t k = 0; k < s->n; k++)
             if (!isfinite(s->v[k]))
-                return nm_fail(NM_EDATA, "autoset: series %zu: V[%zu] is not finite", i + 1, k);
+                return nm_fail(NM_EDATA, "autoset: series %zu: V[%zu] is not finite", i, k);
         total += s->n;
         if (s->n > nmax) nmax = s->n;
     }
