@@ -192,6 +192,9 @@ typedef struct nm_sim_opts {
     double atol;           /* integrator absolute tolerance (state units), > 0 */
     int record_states;     /* also record all states into series->states */
     nm_sim_method method;  /* GSL stepper */
+    double noise_tau_ms;   /* 0: white noise; > 0: Ornstein-Uhlenbeck (low-pass) noise with this
+                            * correlation time (ms), still of SD noise_mv, exactly discretised:
+                            * lag-1 autocorrelation exp(-dt_ms/noise_tau_ms) */
 } nm_sim_opts;
 
 void nm_sim_opts_default(nm_sim_opts *o);

@@ -116,6 +116,7 @@ void cli_sim_opts(const nm_model *m, const nm_sim_opts *user, nm_sim_opts *so)
     if (!isnan(user->rtol)) so->rtol = user->rtol;
     if (!isnan(user->atol)) so->atol = user->atol;
     so->noise_mv = user->noise_mv;
+    so->noise_tau_ms = user->noise_tau_ms;
     so->seed = user->seed;
     so->record_states = user->record_states;
 }

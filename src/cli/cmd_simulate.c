@@ -18,13 +18,17 @@ static void help(void)
            "in .npy.  The file is written to a temporary name and renamed when complete.\n"
            "\n"
            "Options:\n"
-           "  --model NAME       srk (beta-cell bursting, p = VS in mV) or hh (Hodgkin-Huxley\n"
-           "                     1952, p = injected current in uA/cm2)\n"
+           "  --model NAME       srk (beta-cell bursting, p = VS in mV), srk_slow (the same,\n"
+           "                     tauS = 35 s), hh (Hodgkin-Huxley 1952, p = I in uA/cm2), ml1 /\n"
+           "                     ml2 (Morris-Lecar class I / II, p = I in uA/cm2) or hr\n"
+           "                     (Hindmarsh-Rose bursting, p = I); docs/models.md\n"
            "  --p VALUE          control parameter (default: the model's default)\n"
            "  --duration MS      recorded duration after the transient (srk 60000, hh 2000)\n"
            "  --dt MS            sampling step (srk 5, hh 0.025)\n"
            "  --transient MS     simulated and dropped first (srk 20000, hh 500)\n"
            "  --noise-mv SD      Gaussian measurement noise on V (default 0)\n"
+           "  --noise-tau MS     make that noise low-pass (Ornstein-Uhlenbeck, correlation\n"
+           "                     time MS, same SD; default 0 = white)\n"
            "  --seed N           seed of the noise (default 1)\n"
            "  --param NAME=VAL   set any model parameter (repeatable); see --list-params\n"
            "  --y0 A,B,...       initial state (default: the model's)\n"
@@ -57,7 +61,7 @@ static int parse_state(const char *text, double *y, size_t n)
 int cmd_simulate(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_P, O_DUR, O_DT, O_TRANS, O_NOISE, O_SEED, O_PARAM, O_Y0, O_RTOL, O_ATOL,
-           O_STATES, O_OUT, O_LIST };
+           O_STATES, O_OUT, O_LIST, O_NOISE_TAU };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL}, {"p", required_argument, 0, O_P},
         {"duration", required_argument, 0, O_DUR}, {"dt", required_argument, 0, O_DT},
@@ -66,7 +70,8 @@ int cmd_simulate(int argc, char **argv)
         {"y0", required_argument, 0, O_Y0}, {"rtol", required_argument, 0, O_RTOL},
         {"atol", required_argument, 0, O_ATOL}, {"states", no_argument, 0, O_STATES},
         {"out", required_argument, 0, O_OUT}, {"list-params", no_argument, 0, O_LIST},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"noise-tau", required_argument, 0, O_NOISE_TAU}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
 
     const char *model_name = NULL, *out = NULL, *y0_text = NULL;
     double p = 0, v;
@@ -105,6 +110,11 @@ int cmd_simulate(int argc, char **argv)
         case O_NOISE:
             if (cli_double(CMD, "--noise-mv", optarg, &user.noise_mv)) return NM_EXIT_USAGE;
             break;
+        case O_NOISE_TAU:
+            if (cli_double(CMD, "--noise-tau", optarg, &user.noise_tau_ms)) return NM_EXIT_USAGE;
+            if (!(user.noise_tau_ms >= 0))
+                return cli_usage_error(CMD, "--noise-tau must be >= 0 ms (got '%s')", optarg);
+            break;
         case O_SEED:
             if (cli_ulong(CMD, "--seed", optarg, &seed)) return NM_EXIT_USAGE;
             user.seed = seed;
@@ -130,7 +140,9 @@ int cmd_simulate(int argc, char **argv)
         }
     }
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!model_name) return cli_usage_error(CMD, "--model is required (srk or hh)");
+    if (!model_name) return cli_usage_error(CMD, "--model is required (srk, srk_slow, hh, ml1, ml2 or hr)");
+    if (user.noise_tau_ms > 0 && !(user.noise_mv > 0))
+        return cli_usage_error(CMD, "--noise-tau needs --noise-mv SD > 0");
     const nm_model_type *type = nm_model_type_find(model_name);
     if (!type) return cli_usage_error(CMD, "%s", nm_last_error());
     nm_model *m = nm_model_alloc(type);

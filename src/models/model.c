@@ -12,11 +12,11 @@ static const nm_model_type *model_types(size_t i)
 {
     switch (i) {
     case 0: return nm_model_srk;
-    case 1: return nm_model_hh;
-    case 2: return nm_model_ml1;
-    case 3: return nm_model_ml2;
-    case 4: return nm_model_hr;
-    case 5: return nm_model_srk_slow;
+    case 1: return nm_model_srk_slow;
+    case 2: return nm_model_hh;
+    case 3: return nm_model_ml1;
+    case 4: return nm_model_ml2;
+    case 5: return nm_model_hr;
     default: return NULL;
     }
 }

@@ -45,6 +45,7 @@ void nm_sim_opts_default(nm_sim_opts *o)
     o->transient_ms = 20000.0;
     o->y0 = NULL;
     o->noise_mv = 0.0;
+    o->noise_tau_ms = 0.0;
     o->seed = 1;
     /* rtol 1e-8 / atol 1e-10 with RK8PD: spike times within 2e-5 ms of an
      * rtol 1e-12 run over 60 s, at ~10% more cost than rtol 1e-6
@@ -87,6 +88,9 @@ nm_status nm_sim_opts_check(const nm_model *m, const nm_sim_opts *o)
         return nm_fail(NM_EINVAL, "simulate: transient_ms + duration_ms overflows");
     if (!isfinite(o->noise_mv) || o->noise_mv < 0)
         return nm_fail(NM_EINVAL, "simulate: noise_mv must be finite and >= 0 (got %g)", o->noise_mv);
+    if (!isfinite(o->noise_tau_ms) || o->noise_tau_ms < 0)
+        return nm_fail(NM_EINVAL, "simulate: noise_tau_ms must be finite and >= 0 (got %g)",
+                       o->noise_tau_ms);
     if (!isfinite(o->rtol) || o->rtol < NM_SIM_RTOL_MIN || o->rtol > NM_SIM_RTOL_MAX)
         return nm_fail(NM_EINVAL, "simulate: rtol must be in [%g, %g] (got %g)", NM_SIM_RTOL_MIN,
                        NM_SIM_RTOL_MAX, o->rtol);
@@ -194,12 +198,24 @@ nm_status nm_simulate(const nm_model *m, const nm_sim_opts *o, nm_series **out)
 
     nm_rng rng;
     nm_rng_seed(&rng, o->seed);
+    /* Coloured noise: the Ornstein-Uhlenbeck process sampled exactly,
+     * e_i = a e_(i-1) + sd sqrt(1 - a^2) g_i with a = exp(-dt/tau), started
+     * from its stationary law (e_0 = sd g_0), so every sample has SD sd and
+     * lag-k autocorrelation a^k.  White noise (tau = 0) is e_i = sd g_i. */
+    const int coloured = o->noise_mv > 0 && o->noise_tau_ms > 0;
+    const double ou_a = coloured ? exp(-o->dt_ms / o->noise_tau_ms) : 0.0;
+    const double ou_b = coloured ? o->noise_mv * sqrt(-expm1(-2.0 * o->dt_ms / o->noise_tau_ms)) : 0.0;
+    double noise = 0.0;
     st = advance(&it, o->transient_ms);
     for (size_t i = 0; i < n && !st; i++) {
         /* t_i by multiplication, not accumulation: no drift over 1e4+ samples. */
         st = advance(&it, o->transient_ms + (double)i * o->dt_ms);
         if (st) break;
-        s->v[i] = y[0] + (o->noise_mv > 0 ? o->noise_mv * nm_rng_gauss(&rng) : 0.0);
+        if (coloured)
+            noise = i == 0 ? o->noise_mv * nm_rng_gauss(&rng) : ou_a * noise + ou_b * nm_rng_gauss(&rng);
+        else if (o->noise_mv > 0)
+            noise = o->noise_mv * nm_rng_gauss(&rng);
+        s->v[i] = y[0] + noise;
         if (s->states) memcpy(s->states + i * ns, y, ns * sizeof *y);
     }
     gsl_odeiv2_driver_free(it.d);

@@ -142,7 +142,7 @@ static void test_lookup(void)
     CHECK(nm_model_type_find("ml3") == NULL);
     /* The message lists every known model. */
     CHECK(strstr(nm_last_error(), "unknown model 'ml3'") != NULL);
-    CHECK(strstr(nm_last_error(), "srk, hh, ml1, ml2, hr, srk_slow") != NULL);
+    CHECK(strstr(nm_last_error(), "srk, srk_slow, hh, ml1, ml2, hr") != NULL);
 }
 
 /* ---- Morris-Lecar ------------------------------------------------------------ */
@@ -525,6 +525,62 @@ static void test_srk_slow_regimes(void)
     nm_model_free(m);
 }
 
+/* ---- coloured measurement noise (nm_sim_opts.noise_tau_ms) ------------------ */
+
+static void test_noise_tau(void)
+{
+    nm_model *m = nm_model_alloc(nm_model_ml1);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK_OK(nm_model_set_control(m, 60.0));
+    nm_sim_opts o;
+    nm_model_sim_opts_default(m, &o);
+    CHECK(o.noise_tau_ms == 0.0);
+    nm_series *s = (nm_series *)&o;
+    o.noise_tau_ms = -1.0;
+    CHECK_FAILS(nm_simulate(m, &o, &s), NM_EINVAL, "noise_tau_ms must be finite and >= 0");
+    CHECK(s == NULL);
+    o.noise_tau_ms = NAN;
+    CHECK_FAILS(nm_simulate(m, &o, &s), NM_EINVAL, "noise_tau_ms must be finite and >= 0");
+    /* SD 2 mV, tau 4 ms at 1 ms: lag-1 autocorrelation exp(-1/4), lag 4
+     * exp(-1); the noise is on V only. */
+    nm_model_sim_opts_default(m, &o);
+    o.transient_ms = 0;
+    o.duration_ms = 40000;
+    o.dt_ms = 1.0;
+    o.record_states = 1;
+    nm_series *clean = NULL, *a = NULL;
+    CHECK_OK(nm_simulate(m, &o, &clean));
+    o.noise_mv = 2.0;
+    o.noise_tau_ms = 4.0;
+    o.seed = 11;
+    CHECK_OK(nm_simulate(m, &o, &a));
+    if (clean && a) {
+        size_t n = a->n;
+        double *d = malloc(n * sizeof *d);
+        CHECK(d != NULL);
+        if (d) {
+            double mean = 0, var = 0, c1 = 0, c4 = 0;
+            for (size_t i = 0; i < n; i++) mean += (d[i] = a->v[i] - clean->v[i]) / (double)n;
+            for (size_t i = 0; i < n; i++) var += (d[i] - mean) * (d[i] - mean) / (double)n;
+            for (size_t i = 1; i < n; i++) c1 += (d[i] - mean) * (d[i - 1] - mean) / (double)(n - 1);
+            for (size_t i = 4; i < n; i++) c4 += (d[i] - mean) * (d[i - 4] - mean) / (double)(n - 4);
+            /* Effective sample count n (1 - a^2)/(1 + a^2) ~ 9800: SE(SD)
+             * ~ 0.015 mV, SE(rho1) ~ 0.003; tolerances ~5 SE. */
+            CHECK_CLOSE(sqrt(var), 2.0, 0, 0.08);
+            CHECK_CLOSE(c1 / var, exp(-0.25), 0, 0.015);
+            CHECK_CLOSE(c4 / var, exp(-1.0), 0, 0.03);
+            size_t differ = 0;
+            for (size_t i = 0; i < n; i++) differ += a->states[i * 2] != clean->v[i];
+            CHECK(differ == 0);
+            free(d);
+        }
+    }
+    nm_series_free(clean);
+    nm_series_free(a);
+    nm_model_free(m);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off(); /* msbdf reference runs */
@@ -542,5 +598,6 @@ int main(void)
     NM_RUN(test_hr_regimes);
     NM_RUN(test_srk_slow);
     NM_RUN(test_srk_slow_regimes);
+    NM_RUN(test_noise_tau);
     return nm_test_report();
 }
