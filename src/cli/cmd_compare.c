@@ -56,7 +56,7 @@ static void help(void)
            "alone (e.g. its bifurcation diagram before any model exists).\n"
            "\n"
            "Ground truth (one of):\n"
-           "  --truth NAME         a built-in model: srk or hh\n"
+           "  --truth NAME         a built-in model: srk, srk_slow, hh, ml1, ml2 or hr\n"
            "  --truth-table FILE   a recorded sweep, CSV with columns p,regime[,period_ms]\n"
            "                       (e.g. `neuromap sweep --format csv`); its p values are the grid\n"
            "  --truth-series FILE --p VALUE   a recorded V trace of the truth at p (repeatable):\n"

@@ -23,7 +23,7 @@ static void help(void)
            "Both CPU cores are used; results do not depend on the number of threads.\n"
            "\n"
            "Options:\n"
-           "  --model NAME       srk or hh\n"
+           "  --model NAME       srk, srk_slow, hh, ml1, ml2 or hr (docs/models.md)\n"
            "  --p-min A --p-max B --p-step S   the grid (B included)\n"
            "  --duration MS      analysed span per point (srk 60000, hh 2000)\n"
            "  --transient MS     dropped first (srk 20000, hh 500)\n"
@@ -142,7 +142,7 @@ int cmd_sweep(int argc, char **argv)
         }
     }
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!model_name) return cli_usage_error(CMD, "--model is required (srk or hh)");
+    if (!model_name) return cli_usage_error(CMD, "--model is required (srk, srk_slow, hh, ml1, ml2 or hr)");
     if (strcmp(format, "table") && strcmp(format, "csv"))
         return cli_usage_error(CMD, "--format must be table or csv (got '%s')", format);
     size_t np;
