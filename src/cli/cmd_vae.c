@@ -548,10 +548,12 @@ static void help_info(void)
 {
     printf("Usage: neuromap info MODEL\n"
            "\n"
-           "Check a model file (every size, the checksum) and print its contents: a summary\n"
-           "of the VAE (De, D, layers, losses, per-unit KL) if it holds one, then every entry\n"
-           "with its type, length and values (short arrays in full, long ones as count,\n"
-           "min, max, mean).\n"
+           "Check a model file (the checksum, every size, the sections against each other,\n"
+           "every value against its range: the checks `run` makes, or for a file without a\n"
+           "map those `encode` makes) and print its contents: a summary of the VAE (De, D,\n"
+           "layers, losses, per-unit KL), then every entry with its type, length and values\n"
+           "(short arrays in full, long ones as count, min, max, mean).  A file that fails\n"
+           "the checks is listed, and the exit status is 1 with the message `run` gives.\n"
            "\n"
            "Example:\n"
            "  neuromap info srk.nmap\n");
@@ -666,16 +668,20 @@ int cmd_info(int argc, char **argv)
     if (skipped) printf(" (%zu of a newer minor version skipped)", skipped);
     printf("\n");
     int rc = NM_EXIT_OK;
-    if (nm_mf_has(mf, "vae.D")) {
+    /* The library's one validation: for a file with a map exactly what `run`
+     * checks (same message), for an autoencoder what `encode` needs.  A bad
+     * file is still listed, but refused. */
+    nm_mf_kind kind = nm_mf_kind_of(mf);
+    st = nm_mf_validate(mf, path, kind);
+    if (st) {
+        rc = cli_lib_fail(CMD, st);
+    } else {
         nm_vae *vae = NULL;
-        st = nm_vae_from_mf(mf, &vae);
-        if (st) {
-            /* Print what is there, but report the inconsistency. */
-            rc = cli_fail(CMD, "%s: the VAE entries are inconsistent: %s", path, nm_last_error());
-        } else {
-            print_vae_header(vae, mf);
-        }
+        if (nm_vae_from_mf(mf, &vae) == NM_OK) print_vae_header(vae, mf);
         nm_vae_free(vae);
+        printf(kind == NM_MF_KIND_LEARNED ? "Valid learned model (autoencoder and map): `run` can use it\n"
+                                          : "Valid autoencoder without a map: `encode` and `train --vae` can use "
+                                            "it, `run` needs a map (`neuromap train`)\n");
     }
     printf("Entries (name, type, length, values):\n");
     for (size_t i = 0; i < nm_mf_count(mf); i++) {

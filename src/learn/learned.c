@@ -90,6 +90,9 @@ void nm_learned_initial_state(const nm_learned *m, double *x)
 
 nm_status nm_learned_step(const nm_learned *m, double p, const double *x, double *x_next)
 {
+    /* Not "map diverged": a NaN p (a NEURON RANGE variable never set) is the
+     * caller's mistake, not the map's. */
+    if (!isfinite(p)) return nm_fail(NM_EINVAL, "step: p is not finite (%g)", p);
     return nm_map_step(m->map, p, x, x_next);
 }
 
@@ -151,6 +154,9 @@ nm_status nm_learned_run(const nm_learned *m, double p, const double *x0, size_t
         if (st) return nm_fail_prefix(st, "free run at p = %g, step %zu (t = %g ms)", p, k + 1,
                                       (double)(k + 1) * m->dt_ms);
         v[k] = decode_v(m->dec_v, m->vae, x);
+        if (!isfinite(v[k]))
+            return nm_fail(NM_ENUMERIC, "free run at p = %g, step %zu (t = %g ms): the decoded V is not finite", p,
+                           k + 1, (double)(k + 1) * m->dt_ms);
         if (x_traj) memcpy(x_traj + k * D, x, D * sizeof *x);
     }
     return NM_OK;
@@ -169,6 +175,12 @@ nm_status nm_learned_from_mf(const nm_mf *mf_in, const char *label, nm_learned *
     nm_status st;
     unsigned char *buf = NULL;
     size_t len = 0;
+    /* The one validation (model_check.c), before anything is allocated from
+     * the file's dimensions; what follows re-checks only as a safety net. */
+    if ((st = nm_mf_validate(mf_in, label, NM_MF_KIND_LEARNED))) {
+        free(m);
+        return st;
+    }
     /* Keep a private copy of the container: save() writes it back. */
     if ((st = nm_mf_encode(mf_in, &buf, &len)) || (st = nm_mf_decode(buf, len, label, &m->mf))) goto fail;
     if ((st = nm_vae_from_mf(m->mf, &m->vae))) goto fail;

@@ -17,6 +17,7 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,7 +236,9 @@ nm_status nm_plugin_step(int handle, double p, double *x, double *v)
     /* Through a copy: on failure the caller's state stays as it was. */
     double next[NM_PLUGIN_MAX_DIM];
     if ((st = nm_learned_step(m, p, x, next))) return st;
+    double vn = nm_learned_decode_v(m, next);
+    if (!isfinite(vn)) return nm_fail(NM_ENUMERIC, "plugin step at p = %g: the decoded V is not finite", p);
     memcpy(x, next, nm_learned_dim(m) * sizeof *x);
-    if (v) *v = nm_learned_decode_v(m, x);
+    if (v) *v = vn;
     return NM_OK;
 }
