@@ -584,7 +584,7 @@ typedef struct nm_autoset_result {
     double data_dt_ms;      /* sampling step of the series */
     /* choices */
     double threshold_mv;    /* midway between low_mv and peak_mv */
-    double hysteresis_mv;   /* re-arm hysteresis used to count spikes: max(2, 4 noise) */
+    double hysteresis_mv;   /* re-arm hysteresis used to count spikes: max(2, 6 noise) */
     size_t resample;        /* block-averaging factor (1 = keep the data's step) */
     double map_dt_ms;       /* data_dt_ms * resample */
     size_t de;              /* delay-embedding length (map steps) */

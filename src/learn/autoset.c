@@ -15,7 +15,7 @@
 #define LOW_QUANTILE 0.05
 /* Re-arm hysteresis: this many noise SDs, at least HYST_MIN_MV, at most this
  * share of the spike amplitude. */
-#define HYST_NOISE_SDS 4.0
+#define HYST_NOISE_SDS 6.0
 #define HYST_MIN_MV 2.0
 #define HYST_MAX_FRAC 0.25
 /* A spike must stand this many noise SDs above the low level. */
