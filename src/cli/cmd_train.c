@@ -92,7 +92,10 @@ static int train_auto(nm_series **series, size_t n, const char *const *files, co
     if (ao->map_dt_ms > 0 && nm_resample_factor(series[0]->dt_ms, ao->map_dt_ms, &factor))
         return cli_usage_error(CMD, "--map-dt: %s", nm_last_error());
     if (!no_auto && !(thr_given && de_given && rollout_given && dt_given)) {
-        nm_status st = nm_autoset((const nm_series *const *)series, n, ao, res);
+        /* With --vae the step is the autoencoder's: the rollout is measured in it. */
+        nm_autoset_opts a = *ao;
+        if (have_vae && !a.resample && !(a.map_dt_ms > 0)) a.resample = 1;
+        nm_status st = nm_autoset((const nm_series *const *)series, n, &a, res);
         if (st == NM_EDATA)
             return cli_fail(CMD, "%s (flags: --threshold, --de, --rollout, --resample; or --no-auto)",
                             nm_last_error());

@@ -80,6 +80,16 @@ grep -qE '^auto: (De|map step)' "$D/d.log" && fail "De / map step printed althou
 [ -n "$(entry "$D/d.nmap" meta.auto_threshold_mv)" ] || fail "meta.auto_threshold_mv missing"
 [ -z "$(entry "$D/d.nmap" meta.auto_resample)" ] || fail "meta.auto_resample stored although --resample was given"
 
+# --vae: the autoencoder fixes De, D and the step (1 ms here); threshold and
+# rollout are still chosen, the rollout in steps of 1 ms (about 40, not 10).
+"$NM" train-vae --series "$D/f-38.csv" --p -38 --epochs 1 --hidden 8 --quiet --out "$D/v.nmap" || fail "train-vae"
+"$NM" train "${srk1[@]}" --vae "$D/v.nmap" --map-epochs 1 --rollout-iters 5 --ensemble 1 --map-hidden 8 \
+  --out "$D/vm.nmap" 2> "$D/vm.log" || { cat "$D/vm.log"; fail "train --vae (auto)"; }
+grep -qE '^auto: (map step|De|latent)' "$D/vm.log" && fail "--vae: step, De or D chosen although the autoencoder fixes them"
+ro=$(sed -nE 's/^auto: rollout ([0-9]+) steps.*/\1/p' "$D/vm.log")
+[ -n "$ro" ] && [ "$ro" -ge 30 ] || fail "--vae: rollout '$ro' not measured in 1 ms steps"
+[ "$(entry "$D/vm.nmap" map.dt_ms)" = 1 ] || fail "--vae: map.dt_ms is not 1"
+
 # 5. --no-auto: the paper's configuration; --quiet: no lines.
 "$NM" train "${srk1[@]}" "${tiny[@]}" --no-auto --out "$D/e.nmap" 2> "$D/e.log" || { cat "$D/e.log"; fail "train --no-auto"; }
 grep -q '^auto:' "$D/e.log" && fail "--no-auto printed auto lines"
