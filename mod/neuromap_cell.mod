@@ -48,6 +48,25 @@ NM_ENUMERIC) the cell stops stepping, keeps its last state, sets err to the
 status code (6) and prints one line.  A hoc error there would unwind a
 worker thread, so the run goes on; check err (the Python helpers do).
 
+Invalid values (tau_drive <= 0 or NaN, hysteresis < 0 or not finite, thresh
+not finite) are a hoc error at finitialize, and stop the cell at its next
+map step when they are set during a run; so does a p, a drive or a p + drive
+that is not finite (checked before the library is called, so the message
+says "p is not finite", not "map diverged").  A stopped cell sets err = 1
+(NM_EINVAL) or the library's status, errwhat/errval/errt say what, when and
+which value, and errmsg(strdef) gives the message (Python: s = h.ref("");
+cell.errmsg(s); s[0]).  It stays stopped until the next finitialize.  dim
+and dt_map are the model's: finitialize reads them again.
+
+load() during a run (after finitialize) is safe: the cell restarts from the
+new model's start state at the current t (t_load): drive 0, step n at
+t_load + n*dt_map.  The self-event already queued is kept and moved: if it
+comes before t_load + dt_map the cell only waits; if it comes after (a new
+model with a shorter dt_map) the first step is at that event and the
+following ones dt_map apart.  A cell that is not stepping (stopped by an
+error, or created after finitialize) stays so until the next finitialize:
+load() keeps its err.
+
 THREADSAFE: all state is per instance; the model is read-only and the
 registry is mutex-protected.  The C prototypes below are declared without
 parameter names because nocmodl #defines every mod variable name (p, x, V,
@@ -59,6 +78,7 @@ NEURON {
     ARTIFICIAL_CELL NeuroMapCell
     RANGE p, tau_drive, hysteresis, handle
     RANGE V0, V, x, dim, dt_map, thresh, drive, tdrive, peff, armed, nstep, tstart, err
+    RANGE errwhat, errval, errt, pending
 }
 
 UNITS {
@@ -85,10 +105,15 @@ ASSIGNED {
     armed             : 1 when the next upward crossing counts as a spike
     nstep             : map steps since finitialize
     tstart (ms)       : t at finitialize: step n is at tstart + n*dt_map
-    err               : 0, or the libneuromap status that stopped the cell
+    err               : 0, or the libneuromap status that stopped the cell (1: an invalid value)
+    errwhat           : what stopped it: 1 the map step, 2 p, 3 drive, 4 tau_drive, 5 hysteresis, 6 thresh
+    errval            : the value that stopped it (p + drive for errwhat 1)
+    errt (ms)         : the time it stopped
+    pending           : 1 while a map-step self-event is queued
 }
 
 VERBATIM
+#include <math.h>
 #include <stdio.h>
 #ifdef __cplusplus
 extern "C" {
@@ -105,17 +130,91 @@ extern const char* nm_last_error(void);
 #ifdef __cplusplus
 }
 #endif
+/* What stopped a cell (errwhat).  The same codes and texts in neuromap_clamp.mod. */
+#define NMX_STEP 1
+#define NMX_P 2
+#define NMX_DRIVE 3
+#define NMX_TAU 4
+#define NMX_HYST 5
+#define NMX_THRESH 6
+#define NMX_RS 7
+#define NMX_PIN 8
+/* The parameters a step needs: 0 if valid, else NMX_* and the bad value. */
+static int nmx_params_(double tau_, double hyst_, double thr_, double* bad_) {
+    if (!(tau_ > 0.0)) { *bad_ = tau_; return NMX_TAU; }
+    if (!(hyst_ >= 0.0) || !isfinite(hyst_)) { *bad_ = hyst_; return NMX_HYST; }
+    if (!isfinite(thr_)) { *bad_ = thr_; return NMX_THRESH; }
+    return 0;
+}
+static void nmx_text_(char* buf_, size_t n_, const char* who_, int what_, int code_, double val_,
+                      double when_) {
+    switch (what_) {
+    case NMX_STEP:
+        if (code_ == 6) {
+            snprintf(buf_, n_, "%s: map diverged at t = %g ms (p + drive = %g)", who_, when_, val_);
+        } else {
+            snprintf(buf_, n_, "%s: the map step failed at t = %g ms (p + drive = %g, libneuromap "
+                     "status %d)", who_, when_, val_, code_);
+        }
+        break;
+    case NMX_P:
+        snprintf(buf_, n_, "%s: p is not finite (%g) at t = %g ms", who_, val_, when_);
+        break;
+    case NMX_DRIVE:
+        snprintf(buf_, n_, "%s: the NetCon drive is not finite (%g) at t = %g ms: a NetCon weight "
+                 "is NaN or infinite, or p + drive overflows", who_, val_, when_);
+        break;
+    case NMX_TAU:
+        snprintf(buf_, n_, "%s: tau_drive = %g at t = %g ms: it must be > 0 (ms)", who_, val_, when_);
+        break;
+    case NMX_HYST:
+        snprintf(buf_, n_, "%s: hysteresis = %g at t = %g ms: it must be >= 0 and finite (mV)", who_,
+                 val_, when_);
+        break;
+    case NMX_THRESH:
+        snprintf(buf_, n_, "%s: thresh = %g at t = %g ms: it must be finite (mV)", who_, val_, when_);
+        break;
+    case NMX_RS:
+        snprintf(buf_, n_, "%s: rs = %g at t = %g ms: it must be > 0 and finite (MOhm)", who_, val_,
+                 when_);
+        break;
+    case NMX_PIN:
+        snprintf(buf_, n_, "%s: kp * pin is not finite (%g) at t = %g ms", who_, val_, when_);
+        break;
+    default:
+        snprintf(buf_, n_, "%s: stopped at t = %g ms (err %d)", who_, when_, code_);
+        break;
+    }
+}
 ENDVERBATIM
 
 INITIAL {
+    pending = 0
+    err = 0
+    errwhat = 0
+    errval = 0
+    errt = t
 VERBATIM
     {
         char msg_[1200];
+        int d_ = 0, what_;
+        double thr_ = 0.0, bad_ = 0.0;
         if (handle <= 0) {
             hoc_execerror("NeuroMapCell: no model loaded", "call load(\"model.nmap\") before finitialize");
         }
-        if (nm_plugin_init((int)handle, x, &V) != 0) {
+        /* dim and dt_map are the model's: read again, whatever was assigned */
+        if (nm_plugin_info((int)handle, &d_, &dt_map, &thr_) != 0 ||
+            nm_plugin_init((int)handle, x, &V) != 0) {
             snprintf(msg_, sizeof msg_, "NeuroMapCell: %s", nm_last_error());
+            hoc_execerror(msg_, (char*)0);
+        }
+        dim = d_;
+        what_ = nmx_params_(tau_drive, hysteresis, thresh, &bad_);
+        if (what_ != 0) {
+            err = 1;
+            errwhat = what_;
+            errval = bad_;
+            nmx_text_(msg_, sizeof msg_, "NeuroMapCell", what_, 1, bad_, t);
             hoc_execerror(msg_, (char*)0);
         }
     }
@@ -125,55 +224,112 @@ ENDVERBATIM
     peff = p
     nstep = 0
     tstart = t
-    err = 0
     armed = (V < thresh - hysteresis)
+    pending = 1
     net_send(dt_map, 1)
 }
 
 NET_RECEIVE (w) {
-    LOCAL vold, st, tstep
+    LOCAL vold, st, tstep, what, bad
     if (flag == 1) {
-        : a map step: bring the drive up to date, step, decode, look for a
-        : spike.  Its time comes from the step count, not from t: t at
-        : delivery may differ in the last bits between integrators.
         tstep = tstart + (nstep + 1)*dt_map
-        drive = drive*exp(-(tstep - tdrive)/tau_drive)
-        tdrive = tstep
-        peff = p + drive
-        vold = V
-        st = 0
-VERBATIM
-        _lst = (double)nm_plugin_step((int)handle, peff, x, &V);
-        if (_lst != 0) {
-            fprintf(stderr, "NeuroMapCell: stopped at t = %g ms (p = %g): %s\n", _ltstep, peff,
-                    nm_last_error());
-        }
-ENDVERBATIM
-        if (st != 0) {
-            err = st
+        if (t < tstep - 1e-6*dt_map) {
+            : a self-event queued before a load() during the run: the new
+            : model's first step is later, wait for it
+            net_send(tstep - t, 1)
         } else {
-            nstep = nstep + 1
-            if (armed) {
-                if (vold < thresh && V >= thresh) {
-                    : t is tstep exactly for an ARTIFICIAL_CELL (the delay
-                    : sent is exact, Sterbenz), but NEURON refuses an event
-                    : before t, so never risk it
-                    if (tstep >= t) {
-                        net_event(tstep)
-                    } else {
-                        net_event(t)
-                    }
-                    armed = 0
-                }
-            } else if (V < thresh - hysteresis) {
-                armed = 1
+            if (t > tstep + 1e-6*dt_map) {
+                : queued before a load() for a time after the new model's
+                : first step (a shorter dt_map): step now, then every dt_map
+                tstart = t - (nstep + 1)*dt_map
+                tstep = t
             }
-            : the next step at tstart + (nstep + 1)*dt_map: no drift from
-            : adding dt_map to t over and over
-            net_send(tstart + (nstep + 1)*dt_map - t, 1)
+            : a map step: check the values it uses, bring the drive up to
+            : date, step, decode, look for a spike.  Its time comes from the
+            : step count, not from t: t at delivery may differ in the last
+            : bits between integrators.
+            what = 0
+            bad = 0
+VERBATIM
+            _lwhat = (double)nmx_params_(tau_drive, hysteresis, thresh, &_lbad);
+ENDVERBATIM
+            if (what == 0) {
+                drive = drive*exp(-(tstep - tdrive)/tau_drive)
+                tdrive = tstep
+                peff = p + drive
+VERBATIM
+                if (!isfinite(p)) {
+                    _lwhat = NMX_P;
+                    _lbad = p;
+                } else if (!isfinite(drive) || !isfinite(peff)) {
+                    _lwhat = NMX_DRIVE;
+                    _lbad = isfinite(drive) ? peff : drive;
+                }
+ENDVERBATIM
+            }
+            st = 0
+            if (what == 0) {
+                vold = V
+VERBATIM
+                _lst = (double)nm_plugin_step((int)handle, peff, x, &V);
+                if (_lst != 0) {
+                    fprintf(stderr, "NeuroMapCell: stopped at t = %g ms (p = %g): %s\n", _ltstep, peff,
+                            nm_last_error());
+                }
+ENDVERBATIM
+                if (st != 0) {
+                    what = 1
+                    bad = peff
+                }
+            }
+            if (what != 0) {
+                : stop: keep the state, queue no further step
+                if (st != 0) {
+                    err = st
+                } else {
+                    err = 1
+                }
+                errwhat = what
+                errval = bad
+                errt = tstep
+                pending = 0
+VERBATIM
+                if (_lst == 0) {
+                    char msg_[600];
+                    nmx_text_(msg_, sizeof msg_, "NeuroMapCell", (int)_lwhat, 1, _lbad, _ltstep);
+                    fprintf(stderr, "%s\n", msg_);
+                }
+ENDVERBATIM
+            } else {
+                nstep = nstep + 1
+                if (armed) {
+                    if (vold < thresh && V >= thresh) {
+                        : t is tstep exactly for an ARTIFICIAL_CELL (the delay
+                        : sent is exact, Sterbenz), but NEURON refuses an event
+                        : before t, so never risk it
+                        if (tstep >= t) {
+                            net_event(tstep)
+                        } else {
+                            net_event(t)
+                        }
+                        armed = 0
+                    }
+                } else if (V < thresh - hysteresis) {
+                    armed = 1
+                }
+                : the next step at tstart + (nstep + 1)*dt_map: no drift from
+                : adding dt_map to t over and over
+                net_send(tstart + (nstep + 1)*dt_map - t, 1)
+            }
         }
     } else {
-        drive = drive*exp(-(t - tdrive)/tau_drive) + w
+        : an invalid tau_drive (<= 0, NaN) stops the cell at its next step;
+        : until then the input only adds up
+        if (tau_drive > 0) {
+            drive = drive*exp(-(t - tdrive)/tau_drive) + w
+        } else {
+            drive = drive + w
+        }
         tdrive = t
     }
 }
@@ -201,12 +357,41 @@ VERBATIM
         V0 = V;
     }
 ENDVERBATIM
+    : the new model from its start state at the current t (a queued
+    : self-event is moved, see NET_RECEIVE); a cell that is not stepping
+    : keeps its err until finitialize
+VERBATIM
+    /* hoc's t; a cell not yet initialized has no thread (_nt is NULL) */
+    tdrive = _nt ? _nt->_t : nrn_threads[0]._t;
+    tstart = tdrive;
+ENDVERBATIM
     drive = 0
-    tdrive = 0
     peff = p
     nstep = 0
-    tstart = 0
-    err = 0
+    armed = (V < thresh - hysteresis)
+    if (pending) {
+        err = 0
+        errwhat = 0
+        errval = 0
+    }
+}
+
+: errmsg(strdef): the message of what stopped the cell ("" while err = 0).
+: Python: s = h.ref(""); cell.errmsg(s); s[0]
+PROCEDURE errmsg() {
+VERBATIM
+    {
+        char msg_[600];
+        msg_[0] = '\0';
+        if (!ifarg(1) || !hoc_is_str_arg(1)) {
+            hoc_execerror("NeuroMapCell.errmsg", "needs a strdef (Python: h.ref(\"\"))");
+        }
+        if (err != 0) {
+            nmx_text_(msg_, sizeof msg_, "NeuroMapCell", (int)errwhat, (int)err, errval, errt);
+        }
+        hoc_assign_str(hoc_pgargstr(1), msg_);
+    }
+ENDVERBATIM
 }
 
 : Number of different model files loaded in the process (all cells).

@@ -50,9 +50,26 @@ synapse's current), scaled by kp (units of p per unit of *pin).  The map sees
 pin is read only when kp != 0.  For an ExpSyn (i > 0 is outward), kp < 0
 makes an excitatory (inward, i < 0) current raise p.
 
-handle is a PARAMETER (SaveState leaves it alone); x, V, Vnext, tk, drive,
-armed, nstep are ASSIGNED and saved by SaveState.  If the map diverges the
+handle is a PARAMETER (SaveState leaves it alone); x, V, Vnext, Vfrom, tk,
+drive, armed, nstep are ASSIGNED and saved by SaveState.  If the map diverges the
 clamp holds the last V, sets err and prints one line (see neuromap_cell.mod).
+
+Invalid values are refused as in neuromap_cell.mod (tau_drive, hysteresis,
+thresh; p, drive, and here also rs <= 0 or not finite, and kp * pin not
+finite): a hoc error at finitialize, and during a run the map stops at the
+next sample with err = 1 (NM_EINVAL), errwhat/errval/errt and
+errmsg(strdef) saying what; the clamp then holds the last V.  An invalid rs
+is also caught at once in BREAKPOINT: the clamp injects no current (the
+section's v is left to the other currents) instead of dividing by it.  The
+clamp's self-events go on after an error (they only look for spikes), so
+load() during a run always restarts the map.
+
+load() during a run (after finitialize) is safe: the map restarts from the
+new model's start state at the current t (t_load), sample n at t_load +
+n*dt_map, with the queued self-event moved as in neuromap_cell.mod.  The
+target stays continuous: it ramps from its value at t_load (Vfrom) to the
+new model's first sample, so CVode needs no re_init.  The first spike test
+compares the new V0 with that sample, as in NeuroMapCell.
 ENDCOMMENT
 
 NEURON {
@@ -60,8 +77,8 @@ NEURON {
     POINT_PROCESS NeuroMapClamp
     ELECTRODE_CURRENT i
     RANGE p, tau_drive, hysteresis, handle, rs, kp
-    RANGE V0, V, Vnext, vc, i, x, dim, dt_map, thresh, drive, tdrive, peff, tk, armed, nstep
-    RANGE tstart, err
+    RANGE V0, V, Vnext, Vfrom, vc, i, x, dim, dt_map, thresh, drive, tdrive, peff, tk, armed, nstep
+    RANGE tstart, err, errwhat, errval, errt, pending
     POINTER pin
 }
 
@@ -88,6 +105,7 @@ ASSIGNED {
     V0 (mV)           : decoded V of the start state (set by load)
     V (mV)            : decoded V of the current sample (time tk)
     Vnext (mV)        : decoded V of the next sample (time tk + dt_map)
+    Vfrom (mV)        : where the ramp to Vnext starts: V, or vc at a load() during a run
     x[16]             : latent state of the next sample
     dim
     dt_map (ms)
@@ -99,10 +117,16 @@ ASSIGNED {
     armed
     nstep             : samples reached since finitialize
     tstart (ms)       : t at finitialize: sample n is at tstart + n*dt_map
-    err
+    err               : 0, or the libneuromap status that stopped the map (1: an invalid value)
+    errwhat           : what stopped it: 1 the map step, 2 p, 3 drive, 4 tau_drive, 5 hysteresis,
+                      : 6 thresh, 7 rs, 8 kp * pin
+    errval            : the value that stopped it (p + drive for errwhat 1)
+    errt (ms)         : the time it stopped
+    pending           : 1 after finitialize (the self-events run on)
 }
 
 VERBATIM
+#include <math.h>
 #include <stdio.h>
 #ifdef __cplusplus
 extern "C" {
@@ -119,17 +143,95 @@ extern const char* nm_last_error(void);
 #ifdef __cplusplus
 }
 #endif
+/* What stopped a cell (errwhat).  The same codes and texts as in neuromap_cell.mod. */
+#define NMX_STEP 1
+#define NMX_P 2
+#define NMX_DRIVE 3
+#define NMX_TAU 4
+#define NMX_HYST 5
+#define NMX_THRESH 6
+#define NMX_RS 7
+#define NMX_PIN 8
+/* The parameters a step needs: 0 if valid, else NMX_* and the bad value. */
+static int nmx_params_(double tau_, double hyst_, double thr_, double* bad_) {
+    if (!(tau_ > 0.0)) { *bad_ = tau_; return NMX_TAU; }
+    if (!(hyst_ >= 0.0) || !isfinite(hyst_)) { *bad_ = hyst_; return NMX_HYST; }
+    if (!isfinite(thr_)) { *bad_ = thr_; return NMX_THRESH; }
+    return 0;
+}
+static void nmx_text_(char* buf_, size_t n_, const char* who_, int what_, int code_, double val_,
+                      double when_) {
+    switch (what_) {
+    case NMX_STEP:
+        if (code_ == 6) {
+            snprintf(buf_, n_, "%s: map diverged at t = %g ms (p + drive = %g)", who_, when_, val_);
+        } else {
+            snprintf(buf_, n_, "%s: the map step failed at t = %g ms (p + drive = %g, libneuromap "
+                     "status %d)", who_, when_, val_, code_);
+        }
+        break;
+    case NMX_P:
+        snprintf(buf_, n_, "%s: p is not finite (%g) at t = %g ms", who_, val_, when_);
+        break;
+    case NMX_DRIVE:
+        snprintf(buf_, n_, "%s: the NetCon drive is not finite (%g) at t = %g ms: a NetCon weight "
+                 "is NaN or infinite, or p + drive overflows", who_, val_, when_);
+        break;
+    case NMX_TAU:
+        snprintf(buf_, n_, "%s: tau_drive = %g at t = %g ms: it must be > 0 (ms)", who_, val_, when_);
+        break;
+    case NMX_HYST:
+        snprintf(buf_, n_, "%s: hysteresis = %g at t = %g ms: it must be >= 0 and finite (mV)", who_,
+                 val_, when_);
+        break;
+    case NMX_THRESH:
+        snprintf(buf_, n_, "%s: thresh = %g at t = %g ms: it must be finite (mV)", who_, val_, when_);
+        break;
+    case NMX_RS:
+        snprintf(buf_, n_, "%s: rs = %g at t = %g ms: it must be > 0 and finite (MOhm)", who_, val_,
+                 when_);
+        break;
+    case NMX_PIN:
+        snprintf(buf_, n_, "%s: kp * pin is not finite (%g) at t = %g ms", who_, val_, when_);
+        break;
+    default:
+        snprintf(buf_, n_, "%s: stopped at t = %g ms (err %d)", who_, when_, code_);
+        break;
+    }
+}
 ENDVERBATIM
 
 INITIAL {
+    pending = 0
+    err = 0
+    errwhat = 0
+    errval = 0
+    errt = t
 VERBATIM
     {
         char msg_[1200];
+        int d_ = 0, what_;
+        double thr_ = 0.0, bad_ = 0.0;
         if (handle <= 0) {
             hoc_execerror("NeuroMapClamp: no model loaded", "call load(\"model.nmap\") before finitialize");
         }
-        if (nm_plugin_init((int)handle, x, &V) != 0) {
+        /* dim and dt_map are the model's: read again, whatever was assigned */
+        if (nm_plugin_info((int)handle, &d_, &dt_map, &thr_) != 0 ||
+            nm_plugin_init((int)handle, x, &V) != 0) {
             snprintf(msg_, sizeof msg_, "NeuroMapClamp: %s", nm_last_error());
+            hoc_execerror(msg_, (char*)0);
+        }
+        dim = d_;
+        what_ = nmx_params_(tau_drive, hysteresis, thresh, &bad_);
+        if (what_ == 0 && (!(rs > 0.0) || !isfinite(rs))) {
+            what_ = NMX_RS;
+            bad_ = rs;
+        }
+        if (what_ != 0) {
+            err = 1;
+            errwhat = what_;
+            errval = bad_;
+            nmx_text_(msg_, sizeof msg_, "NeuroMapClamp", what_, 1, bad_, t);
             hoc_execerror(msg_, (char*)0);
         }
     }
@@ -139,11 +241,12 @@ ENDVERBATIM
     tk = t
     tstart = t
     nstep = 0
-    err = 0
     armed = (V < thresh - hysteresis)
     Vnext = V
+    Vfrom = V
     lookahead()
     vc = V
+    pending = 1
     net_send(dt_map, 1)
 }
 
@@ -155,64 +258,149 @@ BREAKPOINT {
     } else if (f > 1) {
         f = 1
     }
-    vc = V + (Vnext - V)*f
-    i = (vc - v)/rs
+    vc = Vfrom + (Vnext - Vfrom)*f
+    if (rs > 0 && rs < 1e308) {
+        i = (vc - v)/rs
+    } else {
+        : rs <= 0, NaN or infinite: no current (never NaN); stop the map once
+        i = 0
+        if (err == 0) {
+            err = 1
+            errwhat = 7
+            errt = t
+VERBATIM
+            errval = rs;
+            {
+                char msg_[600];
+                nmx_text_(msg_, sizeof msg_, "NeuroMapClamp", NMX_RS, 1, rs, t);
+                fprintf(stderr, "%s\n", msg_);
+            }
+ENDVERBATIM
+        }
+    }
 }
 
 NET_RECEIVE (w) {
-    LOCAL vold
+    LOCAL vold, tnext
     if (flag == 1) {
-        : the clamp has reached sample nstep + 1: look for a spike, then
-        : compute the sample after it
-        : tk from the step count, not t (see neuromap_cell.mod)
-        vold = V
-        V = Vnext
-        nstep = nstep + 1
-        tk = tstart + nstep*dt_map
-        if (armed) {
-            if (vold < thresh && V >= thresh) {
-                : NEURON refuses an event time before t, and a section's
-                : point process may see t a rounding error (1e-12 ms) after
-                : tk under the fixed step: then the spike is at t.
-                if (tk >= t) {
-                    net_event(tk)
-                } else {
-                    net_event(t)
-                }
-                armed = 0
+        tnext = tstart + (nstep + 1)*dt_map
+        if (t < tnext - 1e-6*dt_map) {
+            : a self-event queued before a load() during the run: wait for
+            : the new model's next sample
+            net_send(tnext - t, 1)
+        } else {
+            if (t > tnext + 1e-6*dt_map) {
+                : queued before a load() for a time after the new model's
+                : next sample (a shorter dt_map): the sample is now
+                tstart = t - (nstep + 1)*dt_map
             }
-        } else if (V < thresh - hysteresis) {
-            armed = 1
+            : the clamp has reached sample nstep + 1: look for a spike, then
+            : compute the sample after it
+            : tk from the step count, not t (see neuromap_cell.mod)
+            vold = V
+            V = Vnext
+            Vfrom = V
+            nstep = nstep + 1
+            tk = tstart + nstep*dt_map
+            if (armed) {
+                if (vold < thresh && V >= thresh) {
+                    : NEURON refuses an event time before t, and a section's
+                    : point process may see t a rounding error (1e-12 ms) after
+                    : tk under the fixed step: then the spike is at t.
+                    if (tk >= t) {
+                        net_event(tk)
+                    } else {
+                        net_event(t)
+                    }
+                    armed = 0
+                }
+            } else if (V < thresh - hysteresis) {
+                armed = 1
+            }
+            lookahead()
+            net_send(tstart + (nstep + 1)*dt_map - t, 1)
         }
-        lookahead()
-        net_send(tstart + (nstep + 1)*dt_map - t, 1)
     } else {
-        drive = drive*exp(-(t - tdrive)/tau_drive) + w
+        : an invalid tau_drive stops the map at its next sample; until then
+        : the input only adds up
+        if (tau_drive > 0) {
+            drive = drive*exp(-(t - tdrive)/tau_drive) + w
+        } else {
+            drive = drive + w
+        }
         tdrive = t
     }
 }
 
-: x <- F(x, peff), Vnext <- its decoded V; on divergence hold V and set err.
+: x <- F(x, peff), Vnext <- its decoded V; the values it uses are checked
+: first.  On an error (an invalid value, divergence) hold V and set err.
 PROCEDURE lookahead() {
-    LOCAL st
-    drive = drive*exp(-(tk - tdrive)/tau_drive)
-    tdrive = tk
-    peff = p + drive
-    if (kp != 0) {
-        peff = peff + kp*pin
-    }
+    LOCAL st, what, bad, pk
     st = 0
+    what = 0
+    bad = 0
     if (err == 0) {
 VERBATIM
-        _lst = (double)nm_plugin_step((int)handle, peff, x, &Vnext);
-        if (_lst != 0) {
-            fprintf(stderr, "NeuroMapClamp: stopped at t = %g ms (p = %g): %s\n", tk, peff,
-                    nm_last_error());
+        _lwhat = (double)nmx_params_(tau_drive, hysteresis, thresh, &_lbad);
+        if (_lwhat == 0 && (!(rs > 0.0) || !isfinite(rs))) {
+            _lwhat = NMX_RS;
+            _lbad = rs;
         }
 ENDVERBATIM
-    }
-    if (st != 0) {
-        err = st
+        if (what == 0) {
+            drive = drive*exp(-(tk - tdrive)/tau_drive)
+            tdrive = tk
+            pk = 0
+            if (kp != 0) {
+                pk = kp*pin
+            }
+            peff = p + drive + pk
+VERBATIM
+            if (!isfinite(p)) {
+                _lwhat = NMX_P;
+                _lbad = p;
+            } else if (!isfinite(drive)) {
+                _lwhat = NMX_DRIVE;
+                _lbad = drive;
+            } else if (!isfinite(_lpk)) {
+                _lwhat = NMX_PIN;
+                _lbad = _lpk;
+            } else if (!isfinite(peff)) {
+                _lwhat = NMX_DRIVE;
+                _lbad = peff;
+            }
+ENDVERBATIM
+        }
+        if (what == 0) {
+VERBATIM
+            _lst = (double)nm_plugin_step((int)handle, peff, x, &Vnext);
+            if (_lst != 0) {
+                fprintf(stderr, "NeuroMapClamp: stopped at t = %g ms (p = %g): %s\n", tk, peff,
+                        nm_last_error());
+            }
+ENDVERBATIM
+            if (st != 0) {
+                what = 1
+                bad = peff
+            }
+        }
+        if (what != 0) {
+            if (st != 0) {
+                err = st
+            } else {
+                err = 1
+            }
+            errwhat = what
+            errval = bad
+            errt = tk
+VERBATIM
+            if (_lst == 0) {
+                char msg_[600];
+                nmx_text_(msg_, sizeof msg_, "NeuroMapClamp", (int)_lwhat, 1, _lbad, tk);
+                fprintf(stderr, "%s\n", msg_);
+            }
+ENDVERBATIM
+        }
     }
     if (err != 0) {
         Vnext = V
@@ -222,6 +410,15 @@ ENDVERBATIM
 : load("file.nmap"): load (or share) a model and reset the state to its start.
 PROCEDURE load() {
 VERBATIM
+    /* hoc's t (a clamp not yet initialized has no thread: _nt is NULL), and
+       the target at that t on the current ramp, where the new ramp starts */
+    double tnow_ = _nt ? _nt->_t : nrn_threads[0]._t;
+    double vnow_ = vc;
+    if (pending && dt_map > 0.0) {
+        double f_ = (tnow_ - tk)/dt_map;
+        f_ = f_ < 0.0 ? 0.0 : (f_ > 1.0 ? 1.0 : f_);
+        vnow_ = Vfrom + (Vnext - Vfrom)*f_;
+    }
     {
         int h_ = 0, d_ = 0;
         char msg_[1200];
@@ -242,14 +439,45 @@ VERBATIM
         V0 = V;
     }
 ENDVERBATIM
+    : the new model from its start state at the current t; during a run
+    : (pending) the next sample at t + dt_map is computed now, and the
+    : queued self-event is moved (see NET_RECEIVE).  The ramp to the new
+    : model's next sample starts from the target at t: continuous
+VERBATIM
+    tdrive = tnow_;
+    tk = tnow_;
+    tstart = tnow_;
+    Vfrom = pending ? vnow_ : V;
+    vc = Vfrom;
+ENDVERBATIM
     Vnext = V
-    vc = V
     drive = 0
-    tdrive = 0
-    tk = 0
-    tstart = 0
     nstep = 0
     err = 0
+    errwhat = 0
+    errval = 0
+    armed = (V < thresh - hysteresis)
+    if (pending) {
+        lookahead()
+    }
+}
+
+: errmsg(strdef): the message of what stopped the map ("" while err = 0).
+: Python: s = h.ref(""); clamp.errmsg(s); s[0]
+PROCEDURE errmsg() {
+VERBATIM
+    {
+        char msg_[600];
+        msg_[0] = '\0';
+        if (!ifarg(1) || !hoc_is_str_arg(1)) {
+            hoc_execerror("NeuroMapClamp.errmsg", "needs a strdef (Python: h.ref(\"\"))");
+        }
+        if (err != 0) {
+            nmx_text_(msg_, sizeof msg_, "NeuroMapClamp", (int)errwhat, (int)err, errval, errt);
+        }
+        hoc_assign_str(hoc_pgargstr(1), msg_);
+    }
+ENDVERBATIM
 }
 
 FUNCTION nloaded() {

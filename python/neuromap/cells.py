@@ -140,8 +140,18 @@ class _LearnedBase(_Cell):
         """Cells (and other holders) sharing this cell's model."""
         return int(self.mech.refcount())
 
+    @property
+    def err(self):
+        """0, or the status that stopped the cell: 1 an invalid value (p,
+        drive, tau_drive, hysteresis, thresh, rs, kp*pin), 6 map diverged."""
+        return int(self.mech.err)
+
+    def error_message(self):
+        """What stopped the cell ("" while err is 0)."""
+        return _ns.error_message(self.mech)
+
     def check(self):
-        """RuntimeError if the map diverged and the cell stopped."""
+        """RuntimeError if the cell stopped (map diverged, an invalid value)."""
         _ns.check_cells([self])
 
 

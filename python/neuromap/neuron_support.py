@@ -15,8 +15,8 @@ import os
 import numpy as np
 
 __all__ = ["load_mechanisms", "find_mechdir", "hoc_dir", "load_templates", "SpikeRecorder",
-           "record_spikes", "record_v", "to_numpy", "run", "check_cells", "burst_stats",
-           "MECHANISMS"]
+           "record_spikes", "record_v", "to_numpy", "run", "check_cells", "error_message",
+           "learned_errors", "burst_stats", "MECHANISMS"]
 
 # The mechanisms libnrnmech.so must define (mod/*.mod).
 MECHANISMS = ("NeuroMapCell", "NeuroMapClamp", "srk")
@@ -151,7 +151,15 @@ def run(tstop, method="fixed", dt=0.025, nthread=1, v_init=-50.0, atol=1e-8, rto
             cv.rtol(rtol)
         else:
             raise ValueError("method must be fixed, cvode or lvardt, not %r" % method)
-        h.finitialize(v_init)
+        try:
+            h.finitialize(v_init)
+        except RuntimeError as e:
+            # NEURON's exception says only "hoc error"; an invalid value of a
+            # learned cell (tau_drive, rs, ...) is in its errmsg.
+            msgs = learned_errors()
+            if msgs:
+                raise RuntimeError("finitialize refused: " + "; ".join(msgs)) from e
+            raise
         h.continuerun(tstop)
     finally:
         cv.use_local_dt(old[1])
@@ -161,17 +169,48 @@ def run(tstop, method="fixed", dt=0.025, nthread=1, v_init=-50.0, atol=1e-8, rto
         pc.nthread(1)
 
 
+def _mech(c):
+    return getattr(c, "mech", None) or getattr(c, "cell", None) or c
+
+
+def error_message(cell):
+    """The message of what stopped a learned cell (its errmsg: an invalid
+    value such as "p is not finite", or "map diverged"), "" while err = 0.
+    cell: a wrapper, a template or the NeuroMapCell/NeuroMapClamp."""
+    h = _h()
+    mech = _mech(cell)
+    s = h.ref("")
+    mech.errmsg(s)
+    return s[0]
+
+
+def learned_errors():
+    """Messages of every NeuroMapCell and NeuroMapClamp in NEURON whose err is
+    set (see error_message)."""
+    h = _h()
+    msgs = []
+    for name in ("NeuroMapCell", "NeuroMapClamp"):
+        if hasattr(h, name):
+            for mech in h.List(name):
+                if mech.err:
+                    msgs.append("%s (err %d)" % (error_message(mech), int(mech.err)))
+    return msgs
+
+
 def check_cells(cells):
-    """Raise RuntimeError if a learned cell stopped because its map diverged
-    (err != 0, see mod/neuromap_cell.mod).  cells: wrappers or hoc objects."""
+    """Raise RuntimeError if a learned cell stopped: its map diverged (err 6)
+    or a value it uses was invalid (err 1: p, drive, tau_drive, hysteresis,
+    thresh, rs, kp*pin; see mod/neuromap_cell.mod).  The message names each
+    cell by its index in cells and gives its errmsg.  cells: wrappers or hoc
+    objects."""
     bad = []
     for i, c in enumerate(cells):
-        mech = getattr(c, "mech", None) or getattr(c, "cell", None) or c
+        mech = _mech(c)
         err = getattr(mech, "err", 0)
         if err:
-            bad.append("cell %d (err %d at p = %g)" % (i, int(err), mech.peff))
+            bad.append("cell %d (err %d): %s" % (i, int(err), error_message(mech)))
     if bad:
-        raise RuntimeError("learned cells stopped (map diverged): " + ", ".join(bad))
+        raise RuntimeError("learned cells stopped: " + "; ".join(bad))
 
 
 def burst_stats(times, max_isi_ms):
