@@ -1,6 +1,7 @@
 /* test_models_zoo.c -- the evaluation-zoo models (docs/models.md sections
- * 5-7): Morris-Lecar class I (ml1) and class II (ml2), Hindmarsh-Rose (hr)
- * and the slow-bursting SRK variant (srk_slow): tables and parameter
+ * 6-8): Morris-Lecar class I (ml1) and class II (ml2), Hindmarsh-Rose (hr)
+ * and the slow-bursting SRK variant (srk_slow), and coloured measurement
+ * noise (noise_tau_ms): tables and parameter
  * domains, analytic Jacobians against central differences, reference values
  * and regime tables.
  *
@@ -324,7 +325,7 @@ static void test_ml2_hopf(void)
 
 static void test_ml_regimes(void)
 {
-    /* docs/models.md section 5: class I rest / tonic / depolarisation block. */
+    /* docs/models.md section 6: class I rest / tonic / depolarisation block. */
     static const double p1[] = {35, 39.5, 40.5, 60, 115, 118};
     static const char *const w1[] = {"silent", "silent", "periodic:1", "periodic:1", "periodic:1",
                                      "silent"};
@@ -445,7 +446,7 @@ static void test_hr_chaos(void)
 
 static void test_hr_regimes(void)
 {
-    /* docs/models.md section 6. */
+    /* docs/models.md section 7. */
     static const double p[] = {1.2, 1.45, 1.8, 2.4, 2.75, 3.1, 3.7};
     static const char *const want[] = {"silent", "periodic:1", "periodic:2", "periodic:3",
                                        "periodic:4", "irregular", "periodic:1"};
@@ -498,7 +499,7 @@ done:
 
 static void test_srk_slow_regimes(void)
 {
-    /* docs/models.md section 7: bursts of 7 .. 30 spikes; beyond 12 spikes
+    /* docs/models.md section 8: bursts of 7 .. 30 spikes; beyond 12 spikes
      * per burst the default classifier (max_k 12) says irregular. */
     static const double p[] = {-45.5, -44.25, -41, -40, -37, -32};
     static const char *const want[] = {"silent", "periodic:7", "periodic:11", "periodic:12",
