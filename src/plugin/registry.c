@@ -16,24 +16,37 @@
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Generations wrap before handle overflows an int (and stay exact in the
  * double a NEURON RANGE variable holds). */
 #define PLUGIN_MAX_GENERATION ((INT_MAX - NM_PLUGIN_MAX_MODELS) / NM_PLUGIN_MAX_MODELS)
 
+/* What a model is shared by: the file's identity (device, inode), its size,
+ * modification and status-change times, and the CRC-32 of its content (the
+ * file's own trailer, docs/model-format.md).  Rewriting a file in place
+ * changes its ctime (which no program can set back, unlike the mtime) and,
+ * for any other content, its CRC: a changed file is never mistaken for the
+ * loaded one. */
+typedef struct file_key {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime, ctime;
+    uint32_t crc;
+} file_key;
+
 typedef struct plugin_slot {
     nm_learned *model;   /* NULL: slot free */
     char *path;          /* as given to the first acquire (for messages) */
-    dev_t dev;           /* file identity: a model is shared only with */
-    ino_t ino;           /* acquires of the same, unchanged file */
-    off_t size;
-    struct timespec mtime;
+    file_key key;        /* shared only with acquires of the same, unchanged file */
     size_t refs;
     int generation;
 } plugin_slot;
@@ -56,18 +69,108 @@ static long slot_of(int handle)
     return slot;
 }
 
-static int same_file(const plugin_slot *s, const struct stat *sb)
+static int same_key(const file_key *a, const file_key *b)
 {
-    return s->dev == sb->st_dev && s->ino == sb->st_ino && s->size == sb->st_size &&
-           s->mtime.tv_sec == sb->st_mtim.tv_sec && s->mtime.tv_nsec == sb->st_mtim.tv_nsec;
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->crc == b->crc &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
-/* Slot already holding this file, or -1 (caller holds the lock). */
-static long find_file(const struct stat *sb)
+static void key_from_stat(file_key *k, const struct stat *sb)
+{
+    memset(k, 0, sizeof *k);
+    k->dev = sb->st_dev;
+    k->ino = sb->st_ino;
+    k->size = sb->st_size;
+    k->mtime = sb->st_mtim;
+    k->ctime = sb->st_ctim;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The key of the file as it is now: its status and its last four bytes
+ * (the stored CRC).  0 on success; -1 if it cannot be read as a regular
+ * file (the loader then gives the precise message). */
+static int peek_key(const char *path, file_key *k)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat sb;
+    unsigned char t[4];
+    int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 4 &&
+             pread(fd, t, 4, sb.st_size - 4) == 4;
+    close(fd);
+    if (!ok) return -1;
+    key_from_stat(k, &sb);
+    k->crc = le32(t);
+    return 0;
+}
+
+/* Read the whole file through one descriptor, with the key of exactly the
+ * bytes read (its status before and after the read must agree: a file
+ * rewritten meanwhile is read again).  0 on success; -1 if it cannot be read
+ * as a regular model file of at most 1 GiB (the loader gives the message). */
+static int read_keyed(const char *path, unsigned char **buf, size_t *len, file_key *k)
+{
+    *buf = NULL;
+    *len = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) return -1;
+        struct stat before, after;
+        if (fstat(fd, &before) != 0 || !S_ISREG(before.st_mode) || before.st_size < 4 ||
+            (uintmax_t)before.st_size > ((uintmax_t)1 << 30)) {
+            close(fd);
+            return -1;
+        }
+        size_t n = (size_t)before.st_size, got = 0;
+        unsigned char *b = malloc(n);
+        if (!b) {
+            close(fd);
+            return -1;
+        }
+        while (got < n) {
+            ssize_t r = read(fd, b + got, n - got);
+            if (r <= 0) break;
+            got += (size_t)r;
+        }
+        int ok = got == n && fstat(fd, &after) == 0;
+        close(fd);
+        file_key kb, ka;
+        if (ok) {
+            key_from_stat(&kb, &before);
+            key_from_stat(&ka, &after);
+        }
+        if (ok && same_key(&kb, &ka)) {
+            *k = kb;
+            k->crc = le32(b + n - 4);
+            *buf = b;
+            *len = n;
+            return 0;
+        }
+        free(b);
+    }
+    return -1;
+}
+
+/* Slot already holding this content, or -1 (caller holds the lock). */
+static long find_key(const file_key *k)
 {
     for (size_t i = 0; i < NM_PLUGIN_MAX_MODELS; i++)
-        if (registry[i].model && same_file(&registry[i], sb)) return (long)i;
+        if (registry[i].model && same_key(&registry[i].key, k)) return (long)i;
     return -1;
+}
+
+/* The precise message for a file that cannot be read as a model. */
+static nm_status load_error(const char *path)
+{
+    nm_learned *probe = NULL;
+    nm_status st = nm_learned_load(path, &probe);
+    nm_learned_free(probe);
+    return st ? st : nm_fail(NM_EIO, "%s: the model file changed while it was read", path);
 }
 
 nm_status nm_plugin_acquire(const char *path, int *handle)
@@ -75,30 +178,31 @@ nm_status nm_plugin_acquire(const char *path, int *handle)
     if (!handle) return nm_fail(NM_EINVAL, "plugin: NULL handle");
     *handle = 0;
     if (!path || !*path) return nm_fail(NM_EINVAL, "plugin: empty model path");
-    struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        /* nm_learned_load gives the precise message (no such file, a folder, ...). */
-        nm_learned *probe = NULL;
-        nm_status st = nm_learned_load(path, &probe);
-        nm_learned_free(probe);
-        return st ? st : nm_fail(NM_EIO, "%s: cannot stat the model file", path);
-    }
-
-    pthread_mutex_lock(&registry_lock);
-    long slot = find_file(&sb);
-    if (slot >= 0) {
-        registry[slot].refs++;
-        *handle = make_handle((size_t)slot);
+    file_key key;
+    if (peek_key(path, &key) == 0) {
+        pthread_mutex_lock(&registry_lock);
+        long slot = find_key(&key);
+        if (slot >= 0) {
+            registry[slot].refs++;
+            *handle = make_handle((size_t)slot);
+            pthread_mutex_unlock(&registry_lock);
+            return NM_OK;
+        }
         pthread_mutex_unlock(&registry_lock);
-        return NM_OK;
     }
-    pthread_mutex_unlock(&registry_lock);
 
     /* Load outside the lock (it reads and checks the whole file); another
      * thread may load the same file meanwhile: the first insert wins and the
-     * other copy is freed below. */
+     * other copy is freed below.  The key is that of the bytes loaded. */
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    if (read_keyed(path, &buf, &len, &key) != 0) return load_error(path);
+    nm_mf *mf = NULL;
     nm_learned *m = NULL;
-    nm_status st = nm_learned_load(path, &m);
+    nm_status st = nm_mf_decode(buf, len, path, &mf);
+    free(buf);
+    if (!st) st = nm_learned_from_mf(mf, path, &m);
+    nm_mf_free(mf);
     if (st) return st;
     if (nm_learned_dim(m) > NM_PLUGIN_MAX_DIM) {
         size_t dim = nm_learned_dim(m);
@@ -114,7 +218,7 @@ nm_status nm_plugin_acquire(const char *path, int *handle)
     strcpy(copy, path);
 
     pthread_mutex_lock(&registry_lock);
-    slot = find_file(&sb);
+    long slot = find_key(&key);
     if (slot >= 0) {
         registry[slot].refs++;
         *handle = make_handle((size_t)slot);
@@ -128,10 +232,7 @@ nm_status nm_plugin_acquire(const char *path, int *handle)
         if (s->model) continue;
         s->model = m;
         s->path = copy;
-        s->dev = sb.st_dev;
-        s->ino = sb.st_ino;
-        s->size = sb.st_size;
-        s->mtime = sb.st_mtim;
+        s->key = key;
         s->refs = 1;
         *handle = make_handle(i);
         pthread_mutex_unlock(&registry_lock);

@@ -9,8 +9,10 @@
 #include "nm_test.h"
 #include "nm_test_model.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char model_path[512], copy_path[512], other_path[512];
@@ -174,6 +176,83 @@ static void test_replaced_file(void)
     remove(path);
 }
 
+/* Issue 13 item 15: a file rewritten in place (same inode) with other
+ * content of the same size and its old modification time restored is not
+ * shared as the model loaded before; the unchanged file still is. */
+static void test_rewritten_in_place(void)
+{
+    char path[512], alt[512];
+    nm_test_path(path, sizeof path, "plugin_inplace.nmap");
+    nm_test_path(alt, sizeof alt, "plugin_inplace_alt.nmap");
+    CHECK(copy_file(model_path, path));
+    /* The other content: the same model with another start state (same
+     * entries, same sizes, so the same file size). */
+    nm_mf *mf = NULL, *mf2 = nm_mf_alloc();
+    CHECK_OK(nm_mf_read(model_path, &mf));
+    for (size_t k = 0; mf && mf2 && k < nm_mf_count(mf); k++) {
+        const char *name;
+        nm_mf_type type;
+        size_t n;
+        const void *data;
+        CHECK_OK(nm_mf_entry(mf, k, &name, &type, &n, &data));
+        if (strcmp(name, "map.x0") == 0) {
+            double x0[16];
+            memcpy(x0, data, n * sizeof *x0);
+            x0[0] += 0.25;
+            CHECK_OK(nm_mf_add_f64(mf2, name, x0, n));
+        } else {
+            CHECK_OK(nm_mf_add(mf2, name, type, data, n));
+        }
+    }
+    CHECK_OK(nm_mf_write(mf2, alt));
+    nm_mf_free(mf);
+    nm_mf_free(mf2);
+
+    int h_old = 0, h_same = 0, h_new = 0;
+    CHECK_OK(nm_plugin_acquire(path, &h_old));
+    CHECK_OK(nm_plugin_acquire(path, &h_same));
+    CHECK(h_old > 0 && h_same == h_old);
+    struct stat before, after;
+    CHECK(stat(path, &before) == 0);
+
+    /* Rewrite the bytes through the same inode, then restore the times. */
+    FILE *a = fopen(alt, "rb"), *b = fopen(path, "r+b");
+    char buf[1 << 16];
+    size_t n = a ? fread(buf, 1, sizeof buf, a) : 0;
+    CHECK(a && b && n == (size_t)before.st_size && feof(a));
+    if (b) {
+        CHECK(fwrite(buf, 1, n, b) == n);
+        fclose(b);
+    }
+    if (a) fclose(a);
+    struct timespec times[2] = {before.st_atim, before.st_mtim};
+    CHECK(utimensat(AT_FDCWD, path, times, 0) == 0);
+    CHECK(stat(path, &after) == 0);
+    CHECK(after.st_ino == before.st_ino && after.st_size == before.st_size &&
+          after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+
+    CHECK_OK(nm_plugin_acquire(path, &h_new));
+    CHECK(h_new > 0 && h_new != h_old && nm_plugin_count() == 2);
+    const nm_learned *mo = nm_plugin_get(h_old), *mn = nm_plugin_get(h_new);
+    if (mo && mn) {
+        double xo[NM_PLUGIN_MAX_DIM], xn[NM_PLUGIN_MAX_DIM];
+        nm_learned_initial_state(mo, xo);
+        nm_learned_initial_state(mn, xn);
+        CHECK_CLOSE(xn[0] - xo[0], 0.25, 1e-12, 1e-12); /* the new content, not the old */
+    }
+    /* Acquired again unchanged: shared with the new one. */
+    int h_again = 0;
+    CHECK_OK(nm_plugin_acquire(path, &h_again));
+    CHECK(h_again == h_new && nm_plugin_refcount(h_new) == 2);
+    CHECK_OK(nm_plugin_release(h_again));
+    CHECK_OK(nm_plugin_release(h_new));
+    CHECK_OK(nm_plugin_release(h_same));
+    CHECK_OK(nm_plugin_release(h_old));
+    CHECK(nm_plugin_count() == 0);
+    remove(path);
+    remove(alt);
+}
+
 /* Many threads acquiring, stepping and releasing at once: the counts must
  * come out exact (the mutex), and the sanitizer build sees the memory. */
 enum { NTHREADS = 4, NROUNDS = 40 };
@@ -242,6 +321,7 @@ int main(void)
     NM_RUN(test_bad_files);
     NM_RUN(test_glue);
     NM_RUN(test_replaced_file);
+    NM_RUN(test_rewritten_in_place);
     NM_RUN(test_threads);
     remove(model_path);
     remove(copy_path);
