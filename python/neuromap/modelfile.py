@@ -22,7 +22,14 @@ Every problem raises ``ValueError``.  Usage::
     entries = read_model("srk.nmap")     # dict: name -> numpy array or str
     entries["meta.train_p"]              # array([-42., -38., ...])
 
-Standalone: needs only numpy and the standard library.
+These are the checks of the container.  What the entries mean (sizes against
+each other, time steps, parameter counts, value ranges) is checked by the
+library's one validation, the same for ``neuromap info``, ``run``, the NEURON
+cells and Python: ``read_model(path, validate=True)`` calls it through ctypes
+(``neuromap.runtime.validate_model``; needs libneuromap) and raises
+``ValueError`` with the message ``neuromap run`` would print.
+
+Standalone (without ``validate``): needs only numpy and the standard library.
 """
 
 import os
@@ -57,13 +64,15 @@ TYPES = {
 TYPE_NAMES = {code: t[0] for code, t in TYPES.items()}
 
 
-def read_model(path):
+def read_model(path, validate=False):
     """Read and validate the model file at ``path``.
 
     Returns a dict (in file order) mapping each entry name to a read-only
     1-D numpy array (i32/i64/u64/f32/f64, little-endian dtypes) or a ``str``.
     Raises ``ValueError`` for anything malformed, ``OSError`` if the file
-    cannot be read.
+    cannot be read.  With ``validate=True`` the contents must also pass the
+    library's validation of a learned model or autoencoder (see the module
+    doc); its message becomes the ``ValueError``'s.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -75,7 +84,15 @@ def read_model(path):
         raise ValueError(f"{path}: {size} bytes is larger than the 1 GiB limit of a model file")
     with open(path, "rb") as f:
         data = f.read()
-    return decode_model(data, label=path)
+    entries = decode_model(data, label=path)
+    if validate:
+        from .runtime import NeuromapError, validate_model
+
+        try:
+            validate_model(path)
+        except NeuromapError as e:
+            raise ValueError(str(e)) from None
+    return entries
 
 
 def decode_model(data, label="<memory>"):

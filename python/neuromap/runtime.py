@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-__all__ = ["NeuromapError", "library", "find_library", "LearnedModel", "last_error",
+__all__ = ["NeuromapError", "library", "find_library", "LearnedModel", "validate_model", "last_error",
            "plugin_count", "plugin_refcount", "detect_spikes", "cell_spike_steps",
            "classify_regime"]
 
@@ -88,6 +88,7 @@ def _declare(lib):
     sig = {
         "nm_last_error": (c_str, []),
         "nm_learned_load": (c_int, [c_str, ctypes.POINTER(c_void)]),
+        "nm_mf_check_file": (c_int, [c_str, ctypes.POINTER(c_int)]),
         "nm_learned_free": (None, [c_void]),
         "nm_learned_dim": (c_size, [c_void]),
         "nm_learned_dt_ms": (c_dbl, [c_void]),
@@ -142,6 +143,25 @@ def plugin_count():
 def plugin_refcount(handle):
     """References to a registry handle (0 if the handle is not live)."""
     return int(library().nm_plugin_refcount(int(handle)))
+
+
+# nm_mf_kind
+_KINDS = {1: "vae", 2: "learned"}
+
+
+def validate_model(path):
+    """The library's one validation of a model file (nm_mf_check_file): the
+    checks ``neuromap info`` makes, which for a file with a map are exactly
+    those of ``neuromap run``, the NEURON cells and ``LearnedModel`` (sizes
+    against what the file holds, the sections against each other, every value
+    in its range; docs/model-format.md, "Validation and fuzzing").
+
+    Returns ``"learned"`` (autoencoder and map) or ``"vae"`` (an autoencoder
+    without a map, as ``train-vae`` writes); raises NeuromapError with the
+    library's message (the one ``run`` prints) otherwise."""
+    kind = ctypes.c_int(0)
+    _check(library().nm_mf_check_file(os.fspath(path).encode(), ctypes.byref(kind)), None)
+    return _KINDS.get(kind.value, "?")
 
 
 def _as_dptr(a):

@@ -14,7 +14,13 @@ Usage: test_modelfile_py.py SCRATCH_DIR [--lib LIBNEUROMAP.so] [MODEL.nmap ...]
 * every MODEL given (e.g. written by `neuromap train`): it reads, the
   entries a learned model needs are there with consistent sizes;
 * corruption: every kind the C loader refuses is refused with ValueError and
-  a message naming the file (and entry), in the same order of checks.
+  a message naming the file (and entry), in the same order of checks;
+* with --lib: the library's one validation of a model's contents through
+  Python (read_model(validate=True), runtime.validate_model): a container
+  that is no model is refused; every MODEL passes, and edits of it with the
+  checksum recomputed (map.dt_ms, norm.v_mean, embed.de, map.D) are refused
+  with exactly the message LearnedModel (nm_learned_load, what `run` and
+  the NEURON cells use) gives.
 Exit status 0 when every check passes.
 """
 
@@ -246,6 +252,64 @@ def test_corruption():
                  "CRC is checked before values")
 
 
+def edit_first(data, name, value):
+    """The bytes of a model file with the first element of entry `name` set
+    to `value`, the CRC recomputed."""
+    fmts = {1: "<i", 2: "<q", 3: "<Q", 4: "<f", 5: "<d"}
+    out = bytearray(data)
+    (count,) = struct.unpack_from("<I", data, 7)
+    pos = 11
+    for _ in range(count):
+        nl = data[pos]
+        ename = data[pos + 1:pos + 1 + nl].decode()
+        pos += 1 + nl
+        code = data[pos]
+        (nbytes,) = struct.unpack_from("<Q", data, pos + 9)
+        pos += 17
+        if ename == name:
+            struct.pack_into(fmts[code], out, pos, value)
+        pos += nbytes
+    struct.pack_into("<I", out, len(out) - 4, zlib.crc32(bytes(out[:-4])) & 0xFFFFFFFF)
+    return bytes(out)
+
+
+def test_validation(scratch, lib_path, models):
+    """The one validation (nm_mf_check_file) from Python agrees with the
+    loader (nm_learned_load): same verdict, same message."""
+    os.environ["NEUROMAP_LIB"] = os.path.abspath(lib_path)
+    from neuromap import runtime
+
+    golden = os.path.join(scratch, "golden.nmap")
+    try:
+        read_model(golden, validate=True)
+        check(False, "validate: a container without a model is refused")
+    except ValueError as e:
+        check("golden.nmap" in str(e) and "embed.de" in str(e), f"validate golden: message '{e}'")
+    for model in models:
+        check(runtime.validate_model(model) == "learned", f"{model}: validate_model says learned")
+        check("map.D" in read_model(model, validate=True), f"{model}: read_model(validate=True)")
+        with open(model, "rb") as f:
+            data = f.read()
+        edits = (("map.dt_ms", 1.0, "map.dt_ms = 1 ms but"), ("norm.v_mean", 1.7e308, "'norm.v_mean' = 1.7e+308"),
+                 ("embed.de", 1 << 20, "'embed.de' = 1048576"), ("map.D", 2, "map.D = 2"))
+        for name, value, needle in edits:
+            bad = os.path.join(scratch, "edited.nmap")
+            with open(bad, "wb") as f:
+                f.write(edit_first(data, name, value))
+            decode_model(open(bad, "rb").read())  # a valid container: only the content is wrong
+            msg_v = msg_l = ""
+            try:
+                read_model(bad, validate=True)
+            except ValueError as e:
+                msg_v = str(e)
+            try:
+                runtime.LearnedModel(bad).close()
+            except runtime.NeuromapError as e:
+                msg_l = str(e)
+            check(needle in msg_v and "edited.nmap" in msg_v, f"{name} = {value}: validate says '{msg_v}'")
+            check(msg_v == msg_l, f"{name} = {value}: validate says '{msg_v}', LearnedModel says '{msg_l}'")
+
+
 def main(argv):
     args = list(argv[1:])
     if not args:
@@ -264,6 +328,8 @@ def main(argv):
         test_c_written(scratch, clib)
     for model in args:
         test_model(model)
+    if clib:
+        test_validation(scratch, lib, args)
     try:
         read_model(os.path.join(scratch, "no-such.nmap"))
         check(False, "missing file raises")
