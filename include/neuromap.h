@@ -94,7 +94,13 @@ void nm_series_free(nm_series *s);
  * column, which must be uniform (relative deviation < 1e-3); if dt_ms > 0 is
  * also given it must agree.  NaN/Inf, empty files, fewer than min_samples
  * samples and uneven sampling are rejected with a message that names the
- * file and line.  p is stored in the result as given. */
+ * file and line.  So are files that are not regular files or are larger than
+ * NM_SERIES_MAX_BYTES, NUL bytes, voltages outside +-NM_SERIES_MAX_ABS_MV
+ * and times outside +-NM_SERIES_MAX_ABS_MS (docs/limits.md); a UTF-8
+ * byte-order mark is skipped.  p is stored in the result as given. */
+#define NM_SERIES_MAX_BYTES ((size_t)1 << 30) /* 1 GiB: ~60 M CSV rows */
+#define NM_SERIES_MAX_ABS_MV 1e6              /* |V| of any real recording is < 1e3 mV */
+#define NM_SERIES_MAX_ABS_MS 1e15             /* |t|: about 31,700 years */
 nm_status nm_series_read(const char *path, double dt_ms, double p,
                          size_t min_samples, nm_series **out);
 
@@ -105,9 +111,18 @@ nm_status nm_series_read(const char *path, double dt_ms, double p,
 nm_status nm_series_write(const char *path, const nm_series *s, int with_states,
                           const char *const *state_names);
 
-/* Write len bytes to path atomically (temporary file in the same folder,
- * then rename): readers never see a partial file. */
+/* Write len bytes to path atomically (temporary "<path>.tmp.<pid>.XXXXXX" in
+ * the same folder, then rename): readers never see a partial file.  A
+ * symlink is written through (the file it points to is replaced, keeping its
+ * mode); a character device or FIFO is written in place; a directory, socket
+ * or block device is refused.  docs/limits.md has the details. */
 nm_status nm_file_write_atomic(const char *path, const void *data, size_t len);
+
+/* Check, before any work, that path can be written the way the writers
+ * above write it: its folder exists and is writable, and it is not a
+ * directory, socket, block device or dangling symlink.  NM_EIO with a
+ * message naming path otherwise. */
+nm_status nm_output_check(const char *path);
 
 /* Low-level .npy helpers (1-D or 2-D, float32/float64, C order). */
 nm_status nm_npy_read(const char *path, double **data, size_t *rows, size_t *cols);

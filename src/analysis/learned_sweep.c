@@ -233,7 +233,7 @@ static nm_status parse_number(const char *path, size_t line, const char *col, co
 {
     char *end;
     errno = 0;
-    *x = strtod(text, &end);
+    *x = nm_strtod(text, &end);
     if (!*text || *end || errno == ERANGE || !isfinite(*x))
         return nm_fail(NM_EFORMAT, "%s:%zu: column '%s': '%s' is not a finite number", path, line, col, text);
     return NM_OK;
@@ -245,8 +245,8 @@ nm_status nm_regime_table_read(const char *path, double **p_out, nm_regime **r_o
     *p_out = NULL;
     *r_out = NULL;
     *n_out = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) return nm_fail(NM_EIO, "cannot open %s: %s", path, strerror(errno));
+    FILE *f = nm_open_input(path, "r", NM_SERIES_MAX_BYTES, "regime table");
+    if (!f) return NM_EIO;
     char *line = NULL;
     size_t cap = 0, lineno = 0, nrows = 0, rcap = 0;
     table_row *rows = NULL;
@@ -261,7 +261,10 @@ nm_status nm_regime_table_read(const char *path, double **p_out, nm_regime **r_o
             st = nm_fail(NM_EFORMAT, "%s:%zu: NUL byte in a text file", path, lineno);
             goto done;
         }
-        char *t = trim(line);
+        char *t = line;
+        if (lineno == 1 && (unsigned char)t[0] == 0xEF && (unsigned char)t[1] == 0xBB && (unsigned char)t[2] == 0xBF)
+            t += 3; /* a UTF-8 byte-order mark */
+        t = trim(t);
         if (!*t || *t == '#') continue;
         size_t nf = split_csv(t, fields, NM_TABLE_MAX_COLS);
         if (nf > NM_TABLE_MAX_COLS) {

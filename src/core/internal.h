@@ -28,14 +28,29 @@ void *nm_calloc(size_t n, size_t size);
 /* Number of online CPUs (>= 1). */
 int nm_cpu_count(void);
 
-/* Atomic file output: write to "<path>.tmp.XXXXXX" in the same folder, then
- * rename over path.  nm_atomic_open returns a FILE* opened for binary write
- * and fills tmp_path (size >= strlen(path)+16); nm_atomic_commit flushes,
- * fsyncs, closes and renames; nm_atomic_abort closes and removes the temp. */
+/* Atomic file output: write to "<target>.tmp.<pid>.XXXXXX" in the target's
+ * folder, then rename over the target (a symlink's target: the link is
+ * written through; an existing file keeps its mode).  Character devices and
+ * FIFOs are written in place.  nm_atomic_open returns a FILE* opened for
+ * binary write and copies the temporary's name into tmp_path when it fits
+ * (the writer keeps its own copy, keyed by the FILE*); nm_atomic_commit
+ * flushes, fsyncs, closes and renames; nm_atomic_abort closes and removes the
+ * temp.  Opening removes stale temporaries of the same target whose process
+ * is gone (a kill -9 between write and rename). */
 #include <stdio.h>
 FILE *nm_atomic_open(const char *path, char *tmp_path, size_t tmp_len);
 nm_status nm_atomic_commit(FILE *f, const char *tmp_path, const char *path);
 void nm_atomic_abort(FILE *f, const char *tmp_path);
+
+/* Open an input file of kind `what` (e.g. "series file") for reading: a
+ * regular file of at most max_bytes, checked before opening (a FIFO would
+ * block, /dev/zero never ends) and again on the open file.  NULL with the
+ * message set (naming path, and the limit) otherwise. */
+FILE *nm_open_input(const char *path, const char *mode, size_t max_bytes, const char *what);
+
+/* strtod that accepts subnormals and underflow to zero (errno stays 0 for
+ * them; ERANGE only on overflow, where the result is +-HUGE_VAL). */
+double nm_strtod(const char *s, char **end);
 
 /* 1 if every value is finite. */
 int nm_all_finite(const double *x, size_t n);

@@ -39,8 +39,8 @@ nm_status nm_npy_read(const char *path, double **data, size_t *rows, size_t *col
     if (!path || !data || !rows || !cols) return nm_fail(NM_EINVAL, "npy: NULL argument");
     *data = NULL;
     *rows = *cols = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return nm_fail(NM_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = nm_open_input(path, "rb", NM_SERIES_MAX_BYTES, ".npy file");
+    if (!f) return NM_EIO;
 
     nm_status st = NM_OK;
     char *hdr = NULL;
@@ -87,7 +87,21 @@ nm_status nm_npy_read(const char *path, double **data, size_t *rows, size_t *col
     if (strncmp(d, "'<f8'", 5) == 0 || (le && strncmp(d, "'=f8'", 5) == 0)) esize = 8;
     else if (strncmp(d, "'<f4'", 5) == 0 || (le && strncmp(d, "'=f4'", 5) == 0)) esize = 4;
     else {
-        st = nm_fail(NM_EFORMAT, "%s: unsupported dtype %.12s (need little-endian float32 or float64)", path, d);
+        /* Quote the descr value whole (up to its closing quote). */
+        char dt[40];
+        size_t k = 0;
+        if (*d == '\'' || *d == '"') {
+            const char q = *d;
+            dt[k++] = *d++;
+            while (*d && *d != q && k < sizeof dt - 5) dt[k++] = *d++;
+            if (*d == q) dt[k++] = q;
+            else if (*d) k += (size_t)snprintf(dt + k, sizeof dt - k, "...");
+        } else {
+            while (*d && *d != ',' && *d != '}' && k < sizeof dt - 5) dt[k++] = *d++;
+        }
+        dt[k] = '\0';
+        st = nm_fail(NM_EFORMAT, "%s: unsupported dtype %s (need little-endian float32 '<f4' or float64 '<f8')",
+                     path, dt);
         goto done;
     }
     if (strncmp(fo, "False", 5) != 0) {

@@ -44,7 +44,7 @@ static int parse_number(const char *s, double *x)
 {
     char *end;
     errno = 0;
-    *x = strtod(s, &end);
+    *x = nm_strtod(s, &end);
     if (end == s) return 1;
     while (isspace((unsigned char)*end)) end++;
     return *end != '\0' || errno == ERANGE ? 1 : 0;
@@ -53,8 +53,8 @@ static int parse_number(const char *s, double *x)
 static nm_status read_csv(const char *path, double dt_ms, double **t_out, double **v_out,
                           size_t *n_out, int *has_time)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return nm_fail(NM_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = nm_open_input(path, "r", NM_SERIES_MAX_BYTES, "series file");
+    if (!f) return NM_EIO;
     enum { MAXF = 64 };
     char *line = NULL;
     size_t lcap = 0;
@@ -69,8 +69,15 @@ static nm_status read_csv(const char *path, double dt_ms, double **t_out, double
 
     while ((len = getline(&line, &lcap, f)) >= 0) {
         lineno++;
+        if (memchr(line, '\0', (size_t)len)) {
+            st = nm_fail(NM_EFORMAT, "%s:%zu: NUL byte in a text file", path, lineno);
+            goto fail;
+        }
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
         char *s = line;
+        if (lineno == 1 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB &&
+            (unsigned char)s[2] == 0xBF)
+            s += 3; /* a UTF-8 byte-order mark */
         while (isspace((unsigned char)*s)) s++;
         if (*s == '\0' || *s == '#') continue;
         char *fields[MAXF];
@@ -131,6 +138,16 @@ static nm_status read_csv(const char *path, double dt_ms, double **t_out, double
         }
         if (!isfinite(vv) || !isfinite(tv)) {
             st = nm_fail(NM_EDATA, "%s:%zu: value is NaN or infinite", path, lineno);
+            goto fail;
+        }
+        if (fabs(vv) > NM_SERIES_MAX_ABS_MV) {
+            st = nm_fail(NM_EDATA, "%s:%zu: V = %g mV is outside the plausible range +-%g mV", path, lineno, vv,
+                         NM_SERIES_MAX_ABS_MV);
+            goto fail;
+        }
+        if (fabs(tv) > NM_SERIES_MAX_ABS_MS) {
+            st = nm_fail(NM_EDATA, "%s:%zu: t = %g ms is outside the plausible range +-%g ms", path, lineno, tv,
+                         NM_SERIES_MAX_ABS_MS);
             goto fail;
         }
         if (n == cap) {
@@ -209,6 +226,11 @@ nm_status nm_series_read(const char *path, double dt_ms, double p, size_t min_sa
             if (!isfinite(v[i])) {
                 free(v);
                 return nm_fail(NM_EDATA, "%s: element %zu is NaN or infinite", path, i);
+            } else if (fabs(v[i]) > NM_SERIES_MAX_ABS_MV) {
+                double x = v[i];
+                free(v);
+                return nm_fail(NM_EDATA, "%s: element %zu: V = %g mV is outside the plausible range +-%g mV",
+                               path, i, x, NM_SERIES_MAX_ABS_MV);
             }
         if (!(dt_ms > 0)) {
             free(v);

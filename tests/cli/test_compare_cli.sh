@@ -176,7 +176,7 @@ printf 'p,spikes\n-40,3\n' >"$D/noreg.csv"
 expect_fail 1 "missing 'regime'" -- "$NM" compare "$M" --truth-table "$D/noreg.csv"
 printf 'p,regime\n-40,bursting\n' >"$D/badreg.csv"
 expect_fail 1 "badreg.csv:2: column 'regime': 'bursting'" -- "$NM" compare "$M" --truth-table "$D/badreg.csv"
-expect_fail 1 "cannot open $D/nothere.csv" -- "$NM" compare "$M" --truth-table "$D/nothere.csv"
+expect_fail 1 "$D/nothere.csv: cannot open" -- "$NM" compare "$M" --truth-table "$D/nothere.csv"
 expect_fail 1 "nothere.csv" -- "$NM" compare "$M" --truth-table "$D/sweep.csv" --truth-series "$D/nothere.csv" --p -38
 # output that cannot be written: message, no file
 expect_fail 1 "$D/no/dir/c.txt" -- "$NM" compare "$M" --truth srk "${GRID[@]}" "${RUN[@]}" --out "$D/no/dir/c.txt"

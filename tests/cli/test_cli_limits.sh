@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Issue 13: output targets that are not plain files, input limits, option
+# ranges, and failing commands that must leave nothing behind.  Every limit
+# is listed in docs/limits.md.
+# Usage: test_cli_limits.sh NEUROMAP SCRATCH_DIR
+set -u
+NM="$1"
+D="$2"
+rm -rf "$D" && mkdir -p "$D"
+source "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
+SIM=(simulate --model srk --p -38 --duration 100 --transient 0 --dt 5)
+
+# ---- 1. --out onto a device node, a FIFO, a symlink, a file with its own mode
+# (device nodes are made here, never the machine's own /dev)
+if mknod "$D/null" c 1 3 2>/dev/null; then
+  expect_ok "$NM" "${SIM[@]}" --out "$D/null"
+  [ -c "$D/null" ] || fail "--out onto a character device replaced it (now: $(ls -l "$D/null"))"
+  expect_ok "$NM" sweep --model srk --p-min -38 --p-max -38 --p-step 1 --duration 2000 --transient 0 --out "$D/null"
+  [ -c "$D/null" ] || fail "sweep --out onto a character device replaced it"
+  ls "$D"/null.tmp* >/dev/null 2>&1 && fail "a temporary was left next to the device"
+else
+  echo "note: mknod not permitted here, device-node checks skipped"
+fi
+mkfifo "$D/fifo"
+timeout 30 cat "$D/fifo" > "$D/fifo.out" &  # bounded: a broken writer never opens the FIFO
+reader=$!
+expect_ok timeout 60 "$NM" "${SIM[@]}" --out "$D/fifo"
+wait "$reader" || fail "the FIFO's reader got nothing (timed out)"
+[ -p "$D/fifo" ] || fail "--out onto a FIFO replaced it"
+head -1 "$D/fifo.out" | grep -q '^t_ms,V_mV' || fail "nothing came through the FIFO"
+printf 'old\n' > "$D/real.csv"
+chmod 640 "$D/real.csv"
+ln -s real.csv "$D/link.csv"
+expect_ok "$NM" "${SIM[@]}" --out "$D/link.csv"
+[ -L "$D/link.csv" ] || fail "--out onto a symlink replaced the link"
+head -1 "$D/real.csv" | grep -q '^t_ms,V_mV' || fail "the symlink was not written through"
+[ "$(stat -c %a "$D/real.csv")" = 640 ] || fail "mode of the replaced file is $(stat -c %a "$D/real.csv"), not 640"
+mkdir -p "$D/sub"
+ln -s ../real.csv "$D/sub/link2.csv"
+expect_ok "$NM" "${SIM[@]}" --dt 10 --out "$D/sub/link2.csv"
+[ -L "$D/sub/link2.csv" ] || fail "a relative symlink in another folder was replaced"
+sed -n 3p "$D/real.csv" | grep -q '^10,' || fail "the relative symlink was not written through"
+ls "$D"/sub/*.tmp.* >/dev/null 2>&1 && fail "a temporary was left in the link's folder"
+ln -s missing.csv "$D/dangling.csv"
+expect_fail 1 "dangling.csv: is a symbolic link to a missing file" -- "$NM" "${SIM[@]}" --out "$D/dangling.csv"
+expect_fail 1 "is a directory" -- "$NM" "${SIM[@]}" --out "$D/sub"
+
+# ---- 13. stale temporaries of a killed writer are removed by the next write
+# of the same target; a live process's temporary is left alone
+dead=$(sh -c 'echo $$')
+printf 'partial' > "$D/real.csv.tmp.$dead.AbC123"
+printf 'partial' > "$D/real.csv.tmp.$$.XyZ789"
+expect_ok "$NM" "${SIM[@]}" --out "$D/real.csv"
+[ -e "$D/real.csv.tmp.$dead.AbC123" ] && fail "the stale temporary of a dead process was not removed"
+[ -e "$D/real.csv.tmp.$$.XyZ789" ] || fail "the temporary of a live process was removed"
+rm -f "$D/real.csv.tmp.$$.XyZ789"
+
+# ---- 4. series files: only regular files, at most 1 GiB, refused at once
+printf 't_ms,V_mV\n0,-60\n5,-61\n10,-60\n' > "$D/ok.csv"
+mkfifo "$D/in.fifo"
+expect_fail 1 "in.fifo: not a regular file" -- timeout 20 "$NM" analyze "$D/in.fifo"
+if mknod "$D/zero" c 1 5 2>/dev/null; then
+  expect_fail 1 "zero: not a regular file" -- timeout 20 "$NM" analyze "$D/zero"
+fi
+expect_fail 1 "is a directory" -- "$NM" analyze "$D/sub"
+truncate -s 2G "$D/big.csv"
+expect_fail 1 "big.csv: 2147483648 bytes is larger than the limit for a series file (1073741824 bytes" -- \
+  timeout 20 "$NM" analyze "$D/big.csv"
+truncate -s 2G "$D/big.npy"
+expect_fail 1 "big.npy: 2147483648 bytes is larger than the limit" -- timeout 20 "$NM" analyze --dt 5 "$D/big.npy"
+rm -f "$D/big.csv" "$D/big.npy"
+
+# ---- 5. finite but absurd voltages and times
+printf 't_ms,V_mV\n0,-60\n5,1e308\n10,-60\n' > "$D/huge.csv"
+expect_fail 1 "huge.csv:3: V = 1e+308 mV is outside the plausible range +-1e+06 mV" -- "$NM" analyze "$D/huge.csv"
+printf -- '-60\n-61\n-2e6\n' > "$D/huge1.csv"
+expect_fail 1 "huge1.csv:3: V = -2e+06 mV is outside" -- "$NM" analyze --dt 5 "$D/huge1.csv"
+printf 't_ms,V_mV\n1e300,-60\n2e300,-61\n3e300,-60\n' > "$D/hugetime.csv"
+expect_fail 1 "hugetime.csv:2: t = 1e+300 ms is outside the plausible range" -- "$NM" analyze "$D/hugetime.csv"
+python3 - "$D" <<'PY'
+import struct, sys
+d = sys.argv[1]
+def npy(path, descr, payload, n):
+    h = "{'descr': '%s', 'fortran_order': False, 'shape': (%d,), }" % (descr, n)
+    h += ' ' * ((64 - (10 + len(h) + 1) % 64) % 64) + '\n'
+    open(path, 'wb').write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(h)) + h.encode() + payload)
+npy(d + '/huge.npy', '<f8', struct.pack('<3d', -60, 1e308, -60), 3)
+npy(d + '/int.npy', '<i8', struct.pack('<3q', 1, 2, 3), 3)
+PY
+expect_fail 1 "huge.npy: element 1: V = 1e+308 mV is outside" -- "$NM" analyze --dt 5 "$D/huge.npy"
+# ---- 16. the dtype is quoted whole
+expect_fail 1 "unsupported dtype '<i8' (need little-endian" -- "$NM" analyze --dt 5 "$D/int.npy"
+
+# ---- 12. NUL bytes in CSV are refused with file:line
+printf 't_ms,V_mV\n0,-60\n5,-6\0001\n10,-60\n' > "$D/nul.csv"
+expect_fail 1 "nul.csv:3: NUL byte" -- "$NM" analyze "$D/nul.csv"
+printf 't_ms,V_mV\n0,-60\n\0005,-61\n10,-60\n' > "$D/nul2.csv"
+expect_fail 1 "nul2.csv:3: NUL byte" -- "$NM" analyze "$D/nul2.csv"
+
+# ---- 16. subnormal values are numbers; a UTF-8 byte-order mark is skipped
+printf 't_ms,V_mV\n0,1e-320\n5,-61\n10,-60\n' > "$D/subn.csv"
+expect_ok "$NM" analyze "$D/subn.csv"
+printf '\xef\xbb\xbft_ms,V_mV\n0,-60\n5,-61\n10,-60\n' > "$D/bom.csv"
+expect_ok "$NM" analyze "$D/bom.csv"
+printf '\xef\xbb\xbfp,regime,period_ms\n-40,silent,\n-38,periodic:3,4000\n' > "$D/bomtable.csv"
+expect_ok "$NM" compare --truth-table "$D/bomtable.csv"
+
+finish test_cli_limits
