@@ -60,26 +60,8 @@ static double hr_eq(const double *p, double x)
 
 static void hr_default_state(const double *p, double *y0)
 {
-    double x = p[P_XR];
-    double lo = HR_EQ_LO, glo = hr_eq(p, lo);
-    for (int k = 1; lo < HR_EQ_HI; k++) {
-        double hi = HR_EQ_LO + k * HR_EQ_SCAN, ghi = hr_eq(p, hi);
-        if ((glo < 0) != (ghi < 0)) {
-            while (hi - lo > HR_EQ_TOL) {
-                double mid = 0.5 * (lo + hi), gm = hr_eq(p, mid);
-                if ((gm < 0) == (glo < 0)) {
-                    lo = mid;
-                    glo = gm;
-                } else {
-                    hi = mid;
-                }
-            }
-            x = 0.5 * (lo + hi);
-            break;
-        }
-        lo = hi;
-        glo = ghi;
-    }
+    const double x =
+        nm_model_first_root(hr_eq, p, HR_EQ_LO, HR_EQ_HI, HR_EQ_SCAN, HR_EQ_TOL, p[P_XR]);
     y0[0] = p[P_V0] + p[P_VX] * x;
     y0[1] = p[P_C] - p[P_D] * x * x;
     y0[2] = p[P_SX] * (x - p[P_XR]);

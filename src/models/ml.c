@@ -75,26 +75,8 @@ static double ml_steady_current(const double *p, double V)
 
 static void ml_default_state(const double *p, double *y0)
 {
-    double V = -60.0;
-    double lo = ML_REST_LO_MV, flo = ml_steady_current(p, lo);
-    for (double hi = lo + ML_REST_SCAN_MV; hi <= ML_REST_HI_MV; hi += ML_REST_SCAN_MV) {
-        double fhi = ml_steady_current(p, hi);
-        if ((flo < 0) != (fhi < 0)) {
-            while (hi - lo > ML_REST_TOL_MV) {
-                double mid = 0.5 * (lo + hi), fm = ml_steady_current(p, mid);
-                if ((fm < 0) == (flo < 0)) {
-                    lo = mid;
-                    flo = fm;
-                } else {
-                    hi = mid;
-                }
-            }
-            V = 0.5 * (lo + hi);
-            break;
-        }
-        lo = hi;
-        flo = fhi;
-    }
+    const double V = nm_model_first_root(ml_steady_current, p, ML_REST_LO_MV, ML_REST_HI_MV,
+                                         ML_REST_SCAN_MV, ML_REST_TOL_MV, -60.0);
     y0[0] = V;
     y0[1] = half_tanh(V, p[P_V3], p[P_V4]);
 }

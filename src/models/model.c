@@ -192,3 +192,28 @@ void nm_model_control_range(const nm_model *m, double *pmin, double *pmax)
     if (pmin) *pmin = m->type->pmin;
     if (pmax) *pmax = m->type->pmax;
 }
+
+double nm_model_first_root(double (*f)(const double *par, double x), const double *par, double lo,
+                           double hi, double step, double tol, double fallback)
+{
+    double a = lo, fa = f(par, a);
+    for (size_t k = 1; a < hi; k++) {
+        double b = lo + (double)k * step, fb = f(par, b);
+        if ((fa < 0) != (fb < 0)) {
+            while (b - a > tol) {
+                double mid = 0.5 * (a + b), fm = f(par, mid);
+                if (mid == a || mid == b) break; /* tol below the spacing of doubles */
+                if ((fm < 0) == (fa < 0)) {
+                    a = mid;
+                    fa = fm;
+                } else {
+                    b = mid;
+                }
+            }
+            return 0.5 * (a + b);
+        }
+        a = b;
+        fa = fb;
+    }
+    return fallback;
+}

@@ -65,4 +65,11 @@ nm_status nm_sim_opts_check(const nm_model *m, const nm_sim_opts *o);
 /* Index of parameter `name` in m's table, or -1. */
 int nm_model_param_index(const nm_model *m, const char *name);
 
+/* The lowest root of f(par, x) in [lo, hi]: the first sign change of f on
+ * the grid lo + k step, refined by bisection to a bracket narrower than tol;
+ * `fallback` when f does not change sign there.  For default states at
+ * rest (ml.c, hr.c). */
+double nm_model_first_root(double (*f)(const double *par, double x), const double *par, double lo,
+                           double hi, double step, double tol, double fallback);
+
 #endif

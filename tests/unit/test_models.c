@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "models/model.h"
 #include "nm_test.h"
+#include "nm_test_jac.h"
 
 #include <pthread.h>
 
@@ -140,38 +141,6 @@ static void test_hh_params(void)
 }
 
 /* ---- analytic Jacobians against central differences ------------------- */
-
-/* Central differences with step 1e-6 * max(1, |y|) are accurate to ~1e-8
- * relative for these smooth right-hand sides; 1e-5 leaves room. */
-#define JAC_FD_STEP 1e-6
-#define JAC_RTOL 1e-5
-#define JAC_ATOL 1e-9
-
-static void check_jacobian(const nm_model *m, const double *y)
-{
-    const nm_model_type *T = m->type;
-    size_t n = T->nstates;
-    double J[NM_MODEL_MAX_STATES * NM_MODEL_MAX_STATES], dfdt[NM_MODEL_MAX_STATES];
-    double par[NM_MODEL_MAX_PARAMS];
-    memcpy(par, m->par, sizeof par);
-    CHECK(T->jac(0.0, y, J, dfdt, par) == 0);
-    for (size_t j = 0; j < n; j++) {
-        double yp[NM_MODEL_MAX_STATES], ym[NM_MODEL_MAX_STATES], fp[NM_MODEL_MAX_STATES],
-            fm[NM_MODEL_MAX_STATES];
-        memcpy(yp, y, n * sizeof *y);
-        memcpy(ym, y, n * sizeof *y);
-        double h = JAC_FD_STEP * fmax(1.0, fabs(y[j]));
-        yp[j] += h;
-        ym[j] -= h;
-        T->rhs(0.0, yp, fp, par);
-        T->rhs(0.0, ym, fm, par);
-        for (size_t i = 0; i < n; i++) {
-            double fd = (fp[i] - fm[i]) / (2 * h);
-            CHECK_CLOSE(J[i * n + j], fd, JAC_RTOL, JAC_ATOL);
-        }
-    }
-    for (size_t i = 0; i < n; i++) CHECK(dfdt[i] == 0.0);
-}
 
 static void test_jacobians(void)
 {

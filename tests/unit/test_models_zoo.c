@@ -14,50 +14,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "models/model.h"
 #include "nm_test.h"
+#include "nm_test_jac.h"
 
 #include <gsl/gsl_errno.h>
 
 /* ---- helpers -------------------------------------------------------------- */
-
-/* Central differences with step 1e-6 * max(1, |y|): ~1e-8 relative accuracy
- * for these smooth right-hand sides; 1e-5 leaves room. */
-#define JAC_FD_STEP 1e-6
-#define JAC_RTOL 1e-5
-#define JAC_ATOL 1e-9
-
-static void check_jacobian(const nm_model *m, const double *y)
-{
-    const nm_model_type *T = m->type;
-    size_t n = T->nstates;
-    double J[NM_MODEL_MAX_STATES * NM_MODEL_MAX_STATES], dfdt[NM_MODEL_MAX_STATES];
-    double par[NM_MODEL_MAX_PARAMS];
-    memcpy(par, m->par, sizeof par);
-    CHECK(T->jac(0.0, y, J, dfdt, par) == 0);
-    for (size_t j = 0; j < n; j++) {
-        double yp[NM_MODEL_MAX_STATES], ym[NM_MODEL_MAX_STATES], fp[NM_MODEL_MAX_STATES],
-            fm[NM_MODEL_MAX_STATES];
-        memcpy(yp, y, n * sizeof *y);
-        memcpy(ym, y, n * sizeof *y);
-        double h = JAC_FD_STEP * fmax(1.0, fabs(y[j]));
-        yp[j] += h;
-        ym[j] -= h;
-        T->rhs(0.0, yp, fp, par);
-        T->rhs(0.0, ym, fm, par);
-        for (size_t i = 0; i < n; i++) {
-            double fd = (fp[i] - fm[i]) / (2 * h);
-            CHECK_MSG(fabs(J[i * n + j] - fd) <= JAC_ATOL + JAC_RTOL * fabs(fd),
-                      "%s: J[%zu][%zu] = %.10g, central difference %.10g", T->name, i, j,
-                      J[i * n + j], fd);
-        }
-    }
-    for (size_t i = 0; i < n; i++) CHECK(dfdt[i] == 0.0);
-    /* A non-finite state is refused by both. */
-    double bad[NM_MODEL_MAX_STATES], f[NM_MODEL_MAX_STATES];
-    memcpy(bad, y, n * sizeof *y);
-    bad[n - 1] = NAN;
-    CHECK(T->rhs(0.0, bad, f, par) == GSL_EBADFUNC);
-    CHECK(T->jac(0.0, bad, J, dfdt, par) == GSL_EBADFUNC);
-}
 
 typedef struct { const char *name, *unit; double def; } param_want;
 
@@ -229,6 +190,13 @@ static void test_ml_rest(void)
         /* At rest it stays at rest. */
         size_t n = spikes_at(m, 0.0, NULL, 0, 2000, NM_SIM_RK8PD, 1e-8, spk_a, MAX_SPIKES);
         CHECK(n == 0);
+        /* Without any ionic current there is no resting state to find: the
+         * documented fallback, -60 mV with w = winf. */
+        CHECK_OK(nm_model_set_param(m, "gL", 0.0));
+        CHECK_OK(nm_model_set_param(m, "gCa", 0.0));
+        CHECK_OK(nm_model_set_param(m, "gK", 0.0));
+        nm_model_default_state(m, y0);
+        CHECK(y0[0] == -60.0 && isfinite(y0[1]));
         nm_model_free(m);
     }
 }
@@ -379,6 +347,18 @@ static void test_hr_params(void)
     CHECK_OK(nm_simulate(m, &o, &s));
     if (s) CHECK_CLOSE(s->v[s->n - 1], -65.1133633, 0, 1e-5);
     nm_series_free(s);
+    /* No equilibrium at I = 0 (with a = 0, b = d and sx = 0 the equilibrium
+     * equation reduces to c = 0, and c = 1): the documented fallback x = xR. */
+    nm_model *f = nm_model_clone(m);
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_OK(nm_model_set_param(f, "a", 0.0));
+        CHECK_OK(nm_model_set_param(f, "b", 5.0));
+        CHECK_OK(nm_model_set_param(f, "sx", 0.0));
+        nm_model_default_state(f, y0);
+        CHECK_CLOSE(y0[0], -25.0 + 25.0 * -1.6, 0, 1e-12);
+    }
+    nm_model_free(f);
     /* The scaling changes V, not the dynamics: V0 and Vx shift and stretch. */
     CHECK_OK(nm_model_set_param(m, "V0", 0.0));
     CHECK_OK(nm_model_set_param(m, "Vx", 1.0));
