@@ -491,6 +491,7 @@ typedef struct nm_learned nm_learned;
 nm_status nm_learned_load(const char *path, nm_learned **out);
 nm_status nm_learned_from_mf(const nm_mf *mf, const char *label, nm_learned **out);
 void nm_learned_free(nm_learned *m);
+
 /* The one validation of a model file's contents, made before anything is
  * allocated from its dimensions: every size against its range and against
  * what the file holds (parameter counts), the sections against each other
@@ -655,6 +656,8 @@ typedef struct nm_learn_opts {
     size_t map_rollout_iters[6];
     size_t map_rollout_batch;
     double map_rollout_lr;
+    int map_shooting;           /* 1: multiple shooting, learned window starts
+                                   (docs/map.md; against measurement noise) */
     double map_clip_norm;
     double map_ema_decay;
     size_t map_select_every;    /* stage 3: checkpoint selection by free runs (0 = off) */

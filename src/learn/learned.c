@@ -44,6 +44,7 @@ void nm_learn_opts_default(nm_learn_opts *o)
     memcpy(o->map_rollout_iters, mo.rollout_iters, sizeof o->map_rollout_iters);
     o->map_rollout_batch = mo.rollout_batch;
     o->map_rollout_lr = mo.rollout_lr;
+    o->map_shooting = mo.shooting;
     o->map_clip_norm = mo.clip_norm;
     o->map_ema_decay = mo.ema_decay;
     o->map_select_every = mo.select_every;
@@ -335,6 +336,7 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     if (!isfinite(opts->threshold_mv)) return nm_fail(NM_EINVAL, "learn: threshold is not finite");
 
     nm_status st;
+    nm_map_start_report srep = {0}; /* freed at done: on every path */
     nm_learned *m = nm_calloc(1, sizeof *m);
     if (!m) return NM_ENOMEM;
     nm_map_series *ms = nm_calloc(nseries, sizeof *ms);
@@ -378,6 +380,7 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     memcpy(mo.rollout_iters, opts->map_rollout_iters, sizeof mo.rollout_iters);
     mo.rollout_batch = opts->map_rollout_batch;
     mo.rollout_lr = opts->map_rollout_lr;
+    mo.shooting = opts->map_shooting;
     mo.clip_norm = opts->map_clip_norm;
     mo.ema_decay = opts->map_ema_decay;
     mo.select_every = opts->map_select_every;
@@ -398,8 +401,6 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     mo.progress = opts->progress;
     mo.progress_ctx = opts->progress_ctx;
     nm_map_report mrep;
-    nm_map_start_report srep;
-    memset(&srep, 0, sizeof srep);
     if ((st = nm_map_train(ms, nseries, D, &mo, &m->map, &mrep))) goto done;
 
     m->dt_ms = dt;

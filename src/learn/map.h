@@ -79,6 +79,13 @@ typedef struct nm_map_opts {
     size_t rollout_iters[6];
     size_t rollout_batch;
     double rollout_lr;
+    int shooting;               /* 1: multiple shooting: every rollout starts from a
+                                   learned start state of its window (windows of K
+                                   steps tiling each series), fitted to the window's
+                                   K+1 latent observations together with the map, so
+                                   measurement noise in the latent is not fed to the
+                                   map as its input (errors-in-variables bias) */
+    double shoot_step;          /* damped Gauss-Newton step of the starts (0..1] */
     double clip_norm;
     double ema_decay;           /* 0 = off */
     /* stage 3: selection */
