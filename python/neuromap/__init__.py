@@ -11,7 +11,11 @@ Submodules (each standalone; import the one you need):
 * ``neuromap.neuron_support`` -- ``load_mechanisms()`` (checked), recording
   and run helpers for NEURON (imports NEURON only when called);
 * ``neuromap.cells``     -- ``LearnedCell``, ``LearnedSectionCell`` and
-  ``SRKCell`` with one interface (docs/neuron.md).
+  ``SRKCell`` with one interface (docs/neuron.md);
+* ``neuromap.record``    -- record any NEURON section under constant IClamp
+  amplitudes into ``t_ms,V_mV`` CSV files for ``neuromap train``
+  (``record_iclamp``, ``write_series``; ``hh_soma``, the zoo's reference
+  cell).
 
 This file stays light on purpose: importing the package loads neither
 matplotlib nor NEURON.
