@@ -74,12 +74,40 @@ while read -r name model params train_p gmin gmax gstep dt dur trans thr group r
   for ((i = 0; i < ${#P[@]}; i++)); do
     [ "${P[$i]}" = "--param" ] && truth_params+=(--param "${P[$((i + 1))]}")
   done
+  if [ "$model" = neuron_hh ]; then
+    # A NEURON hh soma under IClamp, p = amplitude (nA): series from bench/zoo_neuron_hh.py
+    # (params NAME=VAL -> --NAME VAL, e.g. method=cvode), truth = its regime table on the
+    # grid, recorded once per noise-free protocol (and neuromap binary, script) and cached
+    # in DIR/NAME/.
+    /usr/bin/python3 -c "import neuron" 2> /dev/null ||
+      { echo "zoo.sh: case $name needs NEURON's Python module in /usr/bin/python3" >&2; exit 1; }
+    NHH=(--dt "$dt" --duration "$dur" --transient "$trans")
+    if [ "$params" != "-" ]; then
+      IFS=',' read -ra items <<< "$params"
+      for item in "${items[@]}"; do NHH+=("--${item%%=*}" "${item#*=}"); done
+    fi
+    key=$( { printf '%s ' "${NHH[@]}" "$gmin" "$gmax" "$gstep" "$thr"
+             cat "$NM" "$ROOT/bench/zoo_neuron_hh.py" "$ROOT/python/neuromap/record.py"; } |
+           md5sum | cut -c1-12)
+    nhh_truth="$OUT/$name/truth_$key.csv"
+    if [ ! -s "$nhh_truth" ]; then
+      mkdir -p "$OUT/$name"
+      /usr/bin/python3 "$ROOT/bench/zoo_neuron_hh.py" truth "${NHH[@]}" --p-min "$gmin" \
+        --p-max "$gmax" --p-step "$gstep" --threshold "$thr" --neuromap "$NM" --out "$nhh_truth" > /dev/null
+    fi
+  fi
   for nz in "${NZ[@]}"; do
     for seed in "${SD[@]}"; do
       dir="$OUT/$name/noise$nz/seed$seed"
       mkdir -p "$dir"
       args=()
       k=0
+      if [ "$model" = neuron_hh ]; then
+        # recorded in NEURON (bench/zoo_neuron_hh.py); noise seed 1000*seed + series index
+        /usr/bin/python3 "$ROOT/bench/zoo_neuron_hh.py" series "${NHH[@]}" --p "$train_p" \
+          --noise-mv "$nz" --seed $((1000 * seed)) --out "$dir" > /dev/null
+        for p in "${TP[@]}"; do args+=(--series "$dir/series_$p.csv" --p "$p"); done
+      else
       for p in "${TP[@]}"; do
         f="$dir/series_$p.csv"
         "$NM" simulate --model "$model" ${P[@]+"${P[@]}"} --p "$p" --duration "$dur" --dt "$dt" \
@@ -87,6 +115,7 @@ while read -r name model params train_p gmin gmax gstep dt dur trans thr group r
         args+=(--series "$f" --p "$p")
         k=$((k + 1))
       done
+      fi
       t0=$(date +%s.%N)
       if ! "$NM" train "${args[@]}" --seed "$seed" ${EXTRA[@]+"${EXTRA[@]}"} --out "$dir/model.nmap" \
            2> "$dir/train.log"; then
@@ -96,9 +125,14 @@ while read -r name model params train_p gmin gmax gstep dt dur trans thr group r
         continue
       fi
       t1=$(date +%s.%N)
+      if [ "$model" = neuron_hh ]; then
+        "$NM" compare "$dir/model.nmap" --truth-table "$nhh_truth" --dt "$dt" --duration "$dur" \
+          --transient "$trans" --quiet --out "$dir/compare.txt" > "$dir/summary.txt"
+      else
       "$NM" compare "$dir/model.nmap" --truth "$model" ${truth_params[@]+"${truth_params[@]}"} \
         --p-min "$gmin" --p-max "$gmax" --p-step "$gstep" --dt "$dt" --duration "$dur" \
         --transient "$trans" --quiet --out "$dir/compare.txt" > "$dir/summary.txt"
+      fi
       agr=$(grep -m1 '^agreement:' "$dir/summary.txt" | sed -E 's#agreement: ([0-9]+)/([0-9]+) = ([0-9.]+)%.*#\1 \2 \3#')
       read -r matched points pct <<< "$agr"
       # transitions of the truth, and how many the learned system has (offset lines that are not 'not found')
