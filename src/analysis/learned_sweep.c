@@ -245,8 +245,9 @@ nm_status nm_regime_table_read(const char *path, double **p_out, nm_regime **r_o
     *p_out = NULL;
     *r_out = NULL;
     *n_out = 0;
-    FILE *f = nm_open_input(path, "r", NM_SERIES_MAX_BYTES, "regime table");
-    if (!f) return NM_EIO;
+    nm_status ost;
+    FILE *f = nm_open_input(path, "r", NM_SERIES_MAX_BYTES, "regime table", &ost);
+    if (!f) return ost;
     char *line = NULL;
     size_t cap = 0, lineno = 0, nrows = 0, rcap = 0;
     table_row *rows = NULL;
@@ -262,7 +263,8 @@ nm_status nm_regime_table_read(const char *path, double **p_out, nm_regime **r_o
             goto done;
         }
         char *t = line;
-        if (lineno == 1 && (unsigned char)t[0] == 0xEF && (unsigned char)t[1] == 0xBB && (unsigned char)t[2] == 0xBF)
+        if (lineno == 1 && (unsigned char)t[0] == 0xEF && (unsigned char)t[1] == 0xBB &&
+            (unsigned char)t[2] == 0xBF)
             t += 3; /* a UTF-8 byte-order mark */
         t = trim(t);
         if (!*t || *t == '#') continue;

@@ -24,9 +24,27 @@ int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf
 /* Report the library's last error after a failed call. */
 int cli_lib_fail(const char *cmd, nm_status st);
 
-/* Parse a finite double / a non-negative integer for option OPT; on failure
- * print "neuromap CMD: --opt: 'text' is not a number" and return -1. */
+/* Limits of option values (docs/limits.md lists them and why). */
+#define CLI_MAX_ABS 1e9          /* any real-valued option without a narrower limit */
+#define CLI_MAX_TIME_MS 1e7      /* --duration, --transient, --stsp-tau: 2.8 h of model time */
+#define CLI_MAX_STEPS 1000000000ULL /* map steps of one free run (--bound-steps) */
+#define CLI_MAX_EPOCHS 1000000ULL   /* --epochs, --vae-epochs, --map-epochs, --patience */
+#define CLI_MAX_ITERS 10000000ULL   /* --rollout-iters */
+#define CLI_MAX_BATCH 65536ULL      /* --batch, --rollout-batch (rows per gradient step) */
+#define CLI_MAX_DE (1ULL << 20)     /* train-vae --de: what a model file may hold */
+#define CLI_MAX_WIDTH 4096          /* --hidden widths */
+#define CLI_MAX_BETA 1e3            /* --beta: KL weight (default 3e-5) */
+#define CLI_MAX_LR 1.0              /* --lr, --rollout-lr */
+
+/* Parse a finite double in [lo, hi] / a non-negative integer <= max for
+ * option OPT; on failure print "neuromap CMD: --opt: 'text' is not a finite
+ * number" or "--opt: TEXT is out of range: the limit is lo .. hi" and return
+ * -1.  cli_double is cli_double_in with +-CLI_MAX_ABS; cli_ulong takes any
+ * 64-bit value (seeds). */
+int cli_double_in(const char *cmd, const char *opt, const char *text, double lo, double hi, double *out);
 int cli_double(const char *cmd, const char *opt, const char *text, double *out);
+int cli_ulong_max(const char *cmd, const char *opt, const char *text, unsigned long long max,
+                  unsigned long long *out);
 int cli_ulong(const char *cmd, const char *opt, const char *text, unsigned long long *out);
 
 /* Apply "--param NAME=VALUE" to a model. */

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -43,20 +44,38 @@ int cli_lib_fail(const char *cmd, nm_status st)
     return cli_fail(cmd, "%s", *msg ? msg : nm_strerror(st));
 }
 
-int cli_double(const char *cmd, const char *opt, const char *text, double *out)
+int cli_double_in(const char *cmd, const char *opt, const char *text, double lo, double hi, double *out)
 {
     char *end;
     errno = 0;
     double x = strtod(text, &end);
+    /* ERANGE with a finite result is underflow (a subnormal, or a value that
+     * rounds to 0): the nearest double is the right reading. */
+    if (errno == ERANGE && isfinite(x)) errno = 0;
     if (end == text || *end != '\0' || errno == ERANGE || !isfinite(x)) {
         cli_usage_error(cmd, "%s: '%s' is not a finite number", opt, text);
+        return -1;
+    }
+    if (x < lo || x > hi) {
+        if (lo == -hi)
+            cli_usage_error(cmd, "%s: %s is out of range: the limit is %g in magnitude (docs/limits.md)", opt,
+                            text, hi);
+        else
+            cli_usage_error(cmd, "%s: %s is out of range: the limit is %g .. %g (docs/limits.md)", opt, text, lo,
+                            hi);
         return -1;
     }
     *out = x;
     return 0;
 }
 
-int cli_ulong(const char *cmd, const char *opt, const char *text, unsigned long long *out)
+int cli_double(const char *cmd, const char *opt, const char *text, double *out)
+{
+    return cli_double_in(cmd, opt, text, -CLI_MAX_ABS, CLI_MAX_ABS, out);
+}
+
+int cli_ulong_max(const char *cmd, const char *opt, const char *text, unsigned long long max,
+                  unsigned long long *out)
 {
     char *end;
     errno = 0;
@@ -66,11 +85,21 @@ int cli_ulong(const char *cmd, const char *opt, const char *text, unsigned long 
     }
     unsigned long long x = strtoull(text, &end, 10);
     if (end == text || *end != '\0' || errno == ERANGE) {
-        cli_usage_error(cmd, "%s: '%s' is not a non-negative integer", opt, text);
+        cli_usage_error(cmd, "%s: '%s' is not a non-negative integer%s", opt, text,
+                        errno == ERANGE ? " below 2^64" : "");
+        return -1;
+    }
+    if (x > max) {
+        cli_usage_error(cmd, "%s: %s is out of range: the limit is %llu (docs/limits.md)", opt, text, max);
         return -1;
     }
     *out = x;
     return 0;
+}
+
+int cli_ulong(const char *cmd, const char *opt, const char *text, unsigned long long *out)
+{
+    return cli_ulong_max(cmd, opt, text, ULLONG_MAX, out);
 }
 
 int cli_model_param(const char *cmd, nm_model *m, const char *assignment)

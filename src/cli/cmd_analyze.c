@@ -59,7 +59,8 @@ int cmd_analyze(int argc, char **argv)
             if (hyst < 0) return cli_usage_error(CMD, "--hysteresis must be >= 0");
             break;
         case O_SKIP:
-            if (cli_double(CMD, "--skip", optarg, &skip)) return NM_EXIT_USAGE;
+            if (cli_double_in(CMD, "--skip", optarg, -NM_SERIES_MAX_ABS_MS, NM_SERIES_MAX_ABS_MS, &skip))
+                return NM_EXIT_USAGE;
             if (skip < 0) return cli_usage_error(CMD, "--skip must be >= 0");
             break;
         case O_SPIKES: spikes_out = optarg; break;
@@ -76,12 +77,14 @@ int cmd_analyze(int argc, char **argv)
     nm_series *s = NULL;
     nm_status st = nm_series_read(path, dt, 0.0, 2, &s);
     if (st) return cli_lib_fail(CMD, st);
-    size_t first = (size_t)ceil(skip / s->dt_ms);
-    if (first >= s->n - 1) {
+    /* Compared as doubles: skip / dt may exceed any size_t. */
+    double firstd = ceil(skip / s->dt_ms);
+    if (!(firstd < (double)(s->n - 1))) {
         double length = (double)(s->n - 1) * s->dt_ms;
         nm_series_free(s);
         return cli_usage_error(CMD, "--skip %g ms leaves no data (series is %g ms long)", skip, length);
     }
+    size_t first = (size_t)firstd;
     size_t n = s->n - first;
     double t0 = s->t0_ms + (double)first * s->dt_ms;
     double duration = (double)(n - 1) * s->dt_ms;

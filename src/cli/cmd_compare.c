@@ -478,16 +478,18 @@ static int parse_args(int argc, char **argv, compare_args *a)
             if (cli_double(CMD, "--p-step", optarg, &a->pstep)) return -1;
             break;
         case O_DUR:
-            if (cli_double(CMD, "--duration", optarg, &a->user.duration_ms)) return -1;
+            if (cli_double_in(CMD, "--duration", optarg, -CLI_MAX_TIME_MS, CLI_MAX_TIME_MS, &a->user.duration_ms))
+                return -1;
             break;
         case O_TRANS:
-            if (cli_double(CMD, "--transient", optarg, &a->user.transient_ms)) return -1;
+            if (cli_double_in(CMD, "--transient", optarg, -CLI_MAX_TIME_MS, CLI_MAX_TIME_MS, &a->user.transient_ms))
+                return -1;
             break;
         case O_DT:
             if (cli_double(CMD, "--dt", optarg, &a->user.dt_ms)) return -1;
             break;
         case O_BOUND:
-            if (cli_ulong(CMD, "--bound-steps", optarg, &a->bound_steps)) return -1;
+            if (cli_ulong_max(CMD, "--bound-steps", optarg, CLI_MAX_STEPS, &a->bound_steps)) return -1;
             break;
         case O_THREADS:
             if (cli_ulong(CMD, "--threads", optarg, &a->threads)) return -1;
@@ -504,7 +506,8 @@ static int parse_args(int argc, char **argv, compare_args *a)
             }
             break;
         case O_STAU:
-            if (cli_double(CMD, "--stsp-tau", optarg, &a->stsp_tau_ms)) return -1;
+            if (cli_double_in(CMD, "--stsp-tau", optarg, -CLI_MAX_TIME_MS, CLI_MAX_TIME_MS, &a->stsp_tau_ms))
+                return -1;
             if (!(a->stsp_tau_ms > 0)) {
                 cli_usage_error(CMD, "--stsp-tau must be > 0 ms (got %g)", a->stsp_tau_ms);
                 return -1;

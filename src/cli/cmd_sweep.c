@@ -118,10 +118,12 @@ int cmd_sweep(int argc, char **argv)
             if (cli_double(CMD, "--p-step", optarg, &pstep)) return NM_EXIT_USAGE;
             break;
         case O_DUR:
-            if (cli_double(CMD, "--duration", optarg, &user.duration_ms)) return NM_EXIT_USAGE;
+            if (cli_double_in(CMD, "--duration", optarg, -CLI_MAX_TIME_MS, CLI_MAX_TIME_MS, &user.duration_ms))
+                return NM_EXIT_USAGE;
             break;
         case O_TRANS:
-            if (cli_double(CMD, "--transient", optarg, &user.transient_ms)) return NM_EXIT_USAGE;
+            if (cli_double_in(CMD, "--transient", optarg, -CLI_MAX_TIME_MS, CLI_MAX_TIME_MS, &user.transient_ms))
+                return NM_EXIT_USAGE;
             break;
         case O_DT:
             if (cli_double(CMD, "--dt", optarg, &user.dt_ms)) return NM_EXIT_USAGE;

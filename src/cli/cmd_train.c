@@ -225,12 +225,11 @@ int cmd_train(int argc, char **argv)
             break;
         case O_BETA:
             vae_flag = "--beta";
-            if (cli_double(CMD, "--beta", optarg, &lo.vae.beta)) return NM_EXIT_USAGE;
-            if (lo.vae.beta < 0) return cli_usage_error(CMD, "--beta must be >= 0");
+            if (cli_double_in(CMD, "--beta", optarg, 0, CLI_MAX_BETA, &lo.vae.beta)) return NM_EXIT_USAGE;
             break;
         case O_VEPOCHS:
             vae_flag = "--vae-epochs";
-            if (cli_ulong(CMD, "--vae-epochs", optarg, &u)) return NM_EXIT_USAGE;
+            if (cli_ulong_max(CMD, "--vae-epochs", optarg, CLI_MAX_EPOCHS, &u)) return NM_EXIT_USAGE;
             if (u < 1) return cli_usage_error(CMD, "--vae-epochs must be >= 1");
             lo.vae.epochs = (size_t)u;
             break;
@@ -239,7 +238,7 @@ int cmd_train(int argc, char **argv)
                 return NM_EXIT_USAGE;
             break;
         case O_MEPOCHS:
-            if (cli_ulong(CMD, "--map-epochs", optarg, &u)) return NM_EXIT_USAGE;
+            if (cli_ulong_max(CMD, "--map-epochs", optarg, CLI_MAX_EPOCHS, &u)) return NM_EXIT_USAGE;
             lo.map_onestep_epochs = (size_t)u;
             break;
         case O_NOISE:
@@ -253,16 +252,16 @@ int cmd_train(int argc, char **argv)
             rollout_given = 1;
             break;
         case O_RITERS:
-            if (cli_ulong(CMD, "--rollout-iters", optarg, &u)) return NM_EXIT_USAGE;
+            if (cli_ulong_max(CMD, "--rollout-iters", optarg, CLI_MAX_ITERS, &u)) return NM_EXIT_USAGE;
             for (size_t i = 0; i < 6; i++) lo.map_rollout_iters[i] = (size_t)u;
             break;
         case O_RBATCH:
-            if (cli_ulong(CMD, "--rollout-batch", optarg, &u)) return NM_EXIT_USAGE;
+            if (cli_ulong_max(CMD, "--rollout-batch", optarg, CLI_MAX_BATCH, &u)) return NM_EXIT_USAGE;
             if (u < 1 || u > 65536) return cli_usage_error(CMD, "--rollout-batch must be in 1..65536");
             lo.map_rollout_batch = (size_t)u;
             break;
         case O_RLR:
-            if (cli_double(CMD, "--rollout-lr", optarg, &x)) return NM_EXIT_USAGE;
+            if (cli_double_in(CMD, "--rollout-lr", optarg, -CLI_MAX_LR, CLI_MAX_LR, &x)) return NM_EXIT_USAGE;
             if (!(x > 0)) return cli_usage_error(CMD, "--rollout-lr must be > 0");
             lo.map_rollout_lr = x;
             break;
@@ -436,10 +435,12 @@ int cmd_run(int argc, char **argv)
             if (cli_double(CMD, "--p", optarg, &p)) return NM_EXIT_USAGE;
             break;
         case O_DUR:
-            if (cli_double(CMD, "--duration", optarg, &dur)) return NM_EXIT_USAGE;
+            if (cli_double_in(CMD, "--duration", optarg, -CLI_MAX_TIME_MS, CLI_MAX_TIME_MS, &dur))
+                return NM_EXIT_USAGE;
             break;
         case O_TRANS:
-            if (cli_double(CMD, "--transient", optarg, &trans)) return NM_EXIT_USAGE;
+            if (cli_double_in(CMD, "--transient", optarg, -CLI_MAX_TIME_MS, CLI_MAX_TIME_MS, &trans))
+                return NM_EXIT_USAGE;
             break;
         case O_OUT: out = optarg; break;
         case O_SPIKES: spikes = optarg; break;

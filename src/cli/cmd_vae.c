@@ -113,7 +113,15 @@ static int parse_train_args(const char *cmd, int argc, char **argv, int scan, vo
     while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         int scan_only = c == O_DMAX || c == O_CURVES || c == O_TABLE || c == O_MODELS;
         if ((scan_only && !scan) || (scan && c == O_LATENT)) {
-            cli_usage_error(cmd, "option '%s' is not an option of %s", argv[optind - 1], cmd);
+            /* Name the option itself (argv[optind - 1] may be its value). */
+            const char *name = "?";
+            for (const struct option *o = opts; o->name; o++)
+                if (o->val == c) name = o->name;
+            if (scan)
+                cli_usage_error(cmd, "--%s is not an option of %s: it trains D = 1..--dmax (did you mean --dmax?)",
+                                name, cmd);
+            else
+                cli_usage_error(cmd, "--%s is not an option of %s (it is one of vae-scan)", name, cmd);
             return -1;
         }
         switch (c) {
@@ -150,14 +158,14 @@ static int parse_train_args(const char *cmd, int argc, char **argv, int scan, vo
         case 'q':
         case O_QUIET: a->quiet = 1; break;
         case O_HIDDEN:
-            if (cli_size_list(cmd, "--hidden", optarg, a->o.hidden, 4, &a->o.nhidden, 65536))
+            if (cli_size_list(cmd, "--hidden", optarg, a->o.hidden, 4, &a->o.nhidden, CLI_MAX_WIDTH))
                 return -1;
             break;
         case O_BETA:
-            if (cli_double(cmd, "--beta", optarg, &a->o.beta)) return -1;
+            if (cli_double_in(cmd, "--beta", optarg, 0, CLI_MAX_BETA, &a->o.beta)) return -1;
             break;
         case O_LR:
-            if (cli_double(cmd, "--lr", optarg, &a->o.lr)) return -1;
+            if (cli_double_in(cmd, "--lr", optarg, -CLI_MAX_LR, CLI_MAX_LR, &a->o.lr)) return -1;
             break;
         case O_VALFRAC:
             if (cli_double(cmd, "--val-frac", optarg, &a->o.val_frac)) return -1;
@@ -174,11 +182,9 @@ static int parse_train_args(const char *cmd, int argc, char **argv, int scan, vo
         case O_DMAX: {
             const char *opt = c == O_DE ? "--de" : c == O_LATENT ? "--latent" : c == O_EPOCHS ? "--epochs"
                               : c == O_BATCH ? "--batch" : c == O_PATIENCE ? "--patience" : "--dmax";
-            if (cli_ulong(cmd, opt, optarg, &u)) return -1;
-            if (u > 100000000ULL) {
-                cli_usage_error(cmd, "%s: %s is too large", opt, optarg);
-                return -1;
-            }
+            /* --latent and --dmax get their 1..16 messages further on. */
+            const unsigned long long max = c == O_DE ? CLI_MAX_DE : c == O_BATCH ? CLI_MAX_BATCH : CLI_MAX_EPOCHS;
+            if (cli_ulong_max(cmd, opt, optarg, max, &u)) return -1;
             if (c == O_DE) a->o.de = (size_t)u;
             if (c == O_LATENT) a->o.latent_dim = (size_t)u;
             if (c == O_EPOCHS) a->o.epochs = (size_t)u;

@@ -45,8 +45,8 @@ void nm_atomic_abort(FILE *f, const char *tmp_path);
 /* Open an input file of kind `what` (e.g. "series file") for reading: a
  * regular file of at most max_bytes, checked before opening (a FIFO would
  * block, /dev/zero never ends) and again on the open file.  NULL with the
- * message set (naming path, and the limit) otherwise. */
-FILE *nm_open_input(const char *path, const char *mode, size_t max_bytes, const char *what);
+ * message set (naming path, and the limit) and *st the status otherwise. */
+FILE *nm_open_input(const char *path, const char *mode, size_t max_bytes, const char *what, nm_status *st);
 
 /* strtod that accepts subnormals and underflow to zero (errno stays 0 for
  * them; ERANGE only on overflow, where the result is +-HUGE_VAL). */

@@ -344,35 +344,36 @@ nm_status nm_file_write_atomic(const char *path, const void *data, size_t len)
 
 /* ---- input files --------------------------------------------------------- */
 
-FILE *nm_open_input(const char *path, const char *mode, size_t max_bytes, const char *what)
+FILE *nm_open_input(const char *path, const char *mode, size_t max_bytes, const char *what, nm_status *st)
 {
     struct stat sb;
+    *st = NM_OK;
     /* The kind first: opening a FIFO would block, /dev/zero never ends. */
     if (stat(path, &sb) != 0) {
-        nm_fail(NM_EIO, "%s: cannot open: %s", path, strerror(errno));
+        *st = nm_fail(NM_EIO, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     if (S_ISDIR(sb.st_mode)) {
-        nm_fail(NM_EIO, "%s: is a directory, not a %s", path, what);
+        *st = nm_fail(NM_EIO, "%s: is a directory, not a %s", path, what);
         return NULL;
     }
     if (!S_ISREG(sb.st_mode)) {
-        nm_fail(NM_EIO, "%s: not a regular file (a %s must be a regular file)", path, what);
+        *st = nm_fail(NM_EIO, "%s: not a regular file (a %s must be a regular file)", path, what);
         return NULL;
     }
     FILE *f = fopen(path, mode);
     if (!f) {
-        nm_fail(NM_EIO, "%s: cannot open: %s", path, strerror(errno));
+        *st = nm_fail(NM_EIO, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        nm_fail(NM_EIO, "%s: cannot stat as a regular file", path);
+        *st = nm_fail(NM_EIO, "%s: cannot stat as a regular file", path);
         fclose(f);
         return NULL;
     }
     if ((uintmax_t)sb.st_size > (uintmax_t)max_bytes) {
-        nm_fail(NM_EFORMAT, "%s: %jd bytes is larger than the limit for a %s (%zu bytes, docs/limits.md)", path,
-                (intmax_t)sb.st_size, what, max_bytes);
+        *st = nm_fail(NM_EFORMAT, "%s: %jd bytes is larger than the limit for a %s (%zu bytes, docs/limits.md)",
+                      path, (intmax_t)sb.st_size, what, max_bytes);
         fclose(f);
         return NULL;
     }

@@ -39,8 +39,9 @@ nm_status nm_npy_read(const char *path, double **data, size_t *rows, size_t *col
     if (!path || !data || !rows || !cols) return nm_fail(NM_EINVAL, "npy: NULL argument");
     *data = NULL;
     *rows = *cols = 0;
-    FILE *f = nm_open_input(path, "rb", NM_SERIES_MAX_BYTES, ".npy file");
-    if (!f) return NM_EIO;
+    nm_status ost;
+    FILE *f = nm_open_input(path, "rb", NM_SERIES_MAX_BYTES, ".npy file", &ost);
+    if (!f) return ost;
 
     nm_status st = NM_OK;
     char *hdr = NULL;

@@ -53,8 +53,9 @@ static int parse_number(const char *s, double *x)
 static nm_status read_csv(const char *path, double dt_ms, double **t_out, double **v_out,
                           size_t *n_out, int *has_time)
 {
-    FILE *f = nm_open_input(path, "r", NM_SERIES_MAX_BYTES, "series file");
-    if (!f) return NM_EIO;
+    nm_status ost;
+    FILE *f = nm_open_input(path, "r", NM_SERIES_MAX_BYTES, "series file", &ost);
+    if (!f) return ost;
     enum { MAXF = 64 };
     char *line = NULL;
     size_t lcap = 0;

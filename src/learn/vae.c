@@ -257,6 +257,8 @@ typedef struct vae_work {
     float *scratch;      /* nm_vae_loss_scratch(cap, De, D) */
 } vae_work;
 
+/* Safe to call twice: the failure path of work_alloc frees, and so does the
+ * caller's cleanup (issue 13: that was a double free). */
 static void work_free(vae_work *w)
 {
     nm_mlp_ws_free(w->ws_enc);
@@ -264,6 +266,7 @@ static void work_free(vae_work *w)
     free(w->xb);
     free(w->eps);
     free(w->scratch);
+    memset(w, 0, sizeof *w);
 }
 
 static nm_status work_alloc(const nm_vae *v, size_t cap, vae_work *w)
@@ -354,11 +357,14 @@ static nm_status check_opts(const nm_vae_opts *o)
         return nm_fail(NM_EINVAL, "vae: 1..%d hidden layers (got %zu)", NM_VAE_MAX_HIDDEN,
                        o->nhidden);
     for (size_t l = 0; l < o->nhidden; l++)
-        if (o->hidden[l] < 1) return nm_fail(NM_EINVAL, "vae: hidden layer %zu has width 0", l + 1);
-    if (!(o->beta >= 0) || !isfinite(o->beta))
-        return nm_fail(NM_EINVAL, "vae: beta must be finite and >= 0 (got %g)", o->beta);
+        if (o->hidden[l] < 1 || o->hidden[l] > NM_VAE_MAX_WIDTH)
+            return nm_fail(NM_EINVAL, "vae: hidden layer %zu has width %zu, not in 1..%d", l + 1, o->hidden[l],
+                           NM_VAE_MAX_WIDTH);
+    if (!(o->beta >= 0 && o->beta <= NM_VAE_MAX_BETA))
+        return nm_fail(NM_EINVAL, "vae: beta must be in 0..%g (got %g)", NM_VAE_MAX_BETA, o->beta);
     if (o->epochs < 1) return nm_fail(NM_EINVAL, "vae: epochs must be >= 1");
-    if (o->batch < 1) return nm_fail(NM_EINVAL, "vae: batch must be >= 1");
+    if (o->batch < 1 || o->batch > NM_VAE_MAX_BATCH)
+        return nm_fail(NM_EINVAL, "vae: batch must be in 1..%d (got %zu)", NM_VAE_MAX_BATCH, o->batch);
     if (!(o->lr > 0) || !isfinite(o->lr))
         return nm_fail(NM_EINVAL, "vae: learning rate must be > 0 (got %g)", o->lr);
     if (!(o->val_frac >= 0 && o->val_frac <= 0.5))

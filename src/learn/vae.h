@@ -43,6 +43,12 @@
 #define NM_VAE_MAX_LATENT 16
 /* Largest number of hidden layers (nm_vae_opts.hidden[4]). */
 #define NM_VAE_MAX_HIDDEN 4
+/* Training limits (docs/limits.md): rows per gradient step (the workspace
+ * grows with batch x width), hidden width, and the KL weight beta (default
+ * 3e-5; above ~1 the KL term alone decides the latent space). */
+#define NM_VAE_MAX_BATCH 65536
+#define NM_VAE_MAX_WIDTH 4096
+#define NM_VAE_MAX_BETA 1e3
 
 struct nm_vae {
     size_t de;                          /* De: delay-vector length (samples) */

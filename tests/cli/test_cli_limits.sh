@@ -105,4 +105,50 @@ expect_ok "$NM" analyze "$D/bom.csv"
 printf '\xef\xbb\xbfp,regime,period_ms\n-40,silent,\n-38,periodic:3,4000\n' > "$D/bomtable.csv"
 expect_ok "$NM" compare --truth-table "$D/bomtable.csv"
 
+# ---- 6, 7. option values beyond their limits are refused up front, naming the limit
+"$NM" simulate --model srk --p -38 --duration 20000 --transient 0 --out "$D/v.csv" || fail "simulate v.csv"
+expect_fail 2 "--skip: 9.3e19 is out of range: the limit is 1e+15 in magnitude" -- "$NM" analyze --skip 9.3e19 "$D/v.csv"
+expect_fail 2 "--skip 1e+14 ms leaves no data" -- "$NM" analyze --skip 1e14 "$D/v.csv"
+expect_fail 2 "--threshold: 1e300 is out of range: the limit is 1e+09 in magnitude" -- \
+  "$NM" analyze --threshold 1e300 "$D/v.csv"
+for c in "simulate --p -38" "sweep --p-min -38 --p-max -38 --p-step 1"; do
+  expect_fail 2 "--transient: 1e300 is out of range: the limit is 1e+07 in magnitude" -- timeout 20 \
+    "$NM" $c --model srk --duration 100 --transient 1e300 --out "$D/x.csv"
+  expect_fail 2 "--duration: 2e7 is out of range: the limit is 1e+07" -- timeout 20 \
+    "$NM" $c --model srk --duration 2e7 --out "$D/x.csv"
+done
+no_file "$D/x.csv"
+expect_fail 2 "--transient: 1e300 is out of range" -- timeout 20 \
+  "$NM" compare --truth srk --p-min -38 --p-max -38 --p-step 1 --transient 1e300
+expect_fail 2 "--stsp-tau: 1e300 is out of range: the limit is 1e+07" -- timeout 20 \
+  "$NM" compare --truth srk --p-min -38 --p-max -38 --p-step 1 --stsp-tau 1e300
+expect_fail 2 "--bound-steps: 99999999999 is out of range: the limit is 1000000000" -- timeout 20 \
+  "$NM" compare --truth srk --p-min -38 --p-max -38 --p-step 1 --bound-steps 99999999999
+expect_fail 2 "--p: 1e300 is out of range" -- "$NM" simulate --model srk --p 1e300 --out "$D/x.csv"
+expect_fail 2 "--seed: '99999999999999999999' is not a non-negative integer below 2^64" -- \
+  "$NM" simulate --model srk --seed 99999999999999999999 --out "$D/x.csv"
+# a subnormal is a number: the message is the integrator's, not "not a number"
+expect_fail 1 "rtol" -- "$NM" simulate --model srk --duration 100 --transient 0 --rtol 1e-320 --out "$D/x.csv"
+rm -f "$D/x.csv"
+
+# ---- 3, 16. train-vae / vae-scan sizes and hyperparameters; messages name the option
+VAE=(train-vae --series "$D/v.csv" --p -38 --de 16 --hidden 8 --epochs 1 --quiet)
+expect_fail 2 "--batch: 10000000 is out of range: the limit is 65536" -- "$NM" "${VAE[@]}" --batch 10000000 --out "$D/m.nmap"
+expect_fail 2 "--de: 9999999 is out of range: the limit is 1048576" -- "$NM" "${VAE[@]}" --de 9999999 --out "$D/m.nmap"
+expect_fail 2 "--batch: 10000000 is out of range" -- "$NM" vae-scan --series "$D/v.csv" --p -38 --batch 10000000 --table "$D/t.csv"
+expect_fail 2 "--beta: 1e300 is out of range: the limit is 0 .. 1000" -- "$NM" "${VAE[@]}" --beta 1e300 --out "$D/m.nmap"
+expect_fail 2 "--lr: 1e300 is out of range" -- "$NM" "${VAE[@]}" --lr 1e300 --out "$D/m.nmap"
+expect_fail 2 "--hidden: expected up to 4 comma-separated integers in 1..4096" -- "$NM" "${VAE[@]}" --hidden 65536 --out "$D/m.nmap"
+expect_fail 2 "--epochs: 9999999999 is out of range" -- "$NM" "${VAE[@]}" --epochs 9999999999 --out "$D/m.nmap"
+expect_fail 2 "--latent is not an option of vae-scan: it trains D = 1..--dmax (did you mean --dmax?)" -- \
+  "$NM" vae-scan --series "$D/v.csv" --p -38 --latent 2 --table "$D/t.csv"
+expect_fail 2 "--dmax is not an option of train-vae (it is one of vae-scan)" -- "$NM" "${VAE[@]}" --dmax 2 --out "$D/m.nmap"
+expect_fail 2 "--beta: 1e300 is out of range" -- "$NM" train --series "$D/v.csv" --p -38 --beta 1e300 --out "$D/m.nmap"
+expect_fail 2 "--rollout-batch: 10000000 is out of range: the limit is 65536" -- \
+  "$NM" train --series "$D/v.csv" --p -38 --rollout-batch 10000000 --out "$D/m.nmap"
+expect_fail 2 "--vae-epochs: 9999999999 is out of range" -- \
+  "$NM" train --series "$D/v.csv" --p -38 --vae-epochs 9999999999 --out "$D/m.nmap"
+no_file "$D/m.nmap"
+no_file "$D/t.csv"
+
 finish test_cli_limits
