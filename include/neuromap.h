@@ -264,6 +264,17 @@ typedef struct nm_regime_opts {
 } nm_regime_opts;
 
 void nm_regime_opts_default(nm_regime_opts *o);
+/* Scale the absolute ISI tolerance with the sampling step of the trace the
+ * spike times were read from: abs_tol_ms = min(2, 0.4 dt_ms) ms.  2 ms at the
+ * 5 ms of the SRK reference (as the default); 0.04 ms at 0.1 ms, where 2 ms
+ * would be a third of a 6 ms ISI and call a drifting train periodic. */
+void nm_regime_opts_for_step(nm_regime_opts *o, double dt_ms);
+/* The largest pattern (spikes per period) worth looking for in data whose
+ * longest periodic pattern has kmax spikes: max(12, ceil(1.25 kmax)), at most
+ * NM_REGIME_MAX_K_AUTO.  Models store it (map.regime_max_k) so `compare`
+ * judges slow bursters with 13..30 spikes per burst as periodic. */
+#define NM_REGIME_MAX_K_AUTO 64
+int nm_regime_max_k_for(int kmax);
 
 /* Classify a spike train observed over a window of duration_ms. */
 nm_status nm_regime_classify(const double *times, size_t nspikes, double duration_ms,

@@ -7,20 +7,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define NM_REGIME_MAX_K_DEFAULT 12
+/* Absolute ISI slack: 0.4 sampling steps (linear interpolation of a sampled
+ * upstroke misplaces a crossing by a fraction of a step), at most 2 ms. */
+#define NM_REGIME_ABS_TOL_PER_STEP 0.4
+#define NM_REGIME_ABS_TOL_MAX_MS 2.0
+
 void nm_regime_opts_default(nm_regime_opts *o)
 {
     if (!o) return;
     /* Patterns up to 12 spikes per period: the SRK spike-adding cascade shows
      * bursts of up to 5-6 spikes and some longer mixed patterns near it. */
-    o->max_k = 12;
+    o->max_k = NM_REGIME_MAX_K_DEFAULT;
     /* ISIs of a periodic orbit repeat to integrator accuracy; 3% + 2 ms
      * absorbs the jitter of spike times read off a trace sampled every 5 ms
      * (linear interpolation) while telling a drifting or chaotic train apart. */
     o->rel_tol = 0.03;
-    o->abs_tol_ms = 2.0;
+    o->abs_tol_ms = NM_REGIME_ABS_TOL_MAX_MS;
     o->min_repeats = 3;
     /* Fewer than 3 spikes in the window (typically 60 s): silent. */
     o->min_spikes = 3;
+}
+
+void nm_regime_opts_for_step(nm_regime_opts *o, double dt_ms)
+{
+    if (!o || !(dt_ms > 0) || !isfinite(dt_ms)) return;
+    o->abs_tol_ms = fmin(NM_REGIME_ABS_TOL_MAX_MS, NM_REGIME_ABS_TOL_PER_STEP * dt_ms);
+}
+
+int nm_regime_max_k_for(int kmax)
+{
+    int k = kmax > 0 ? (int)ceil(1.25 * kmax) : 0;
+    if (k < NM_REGIME_MAX_K_DEFAULT) k = NM_REGIME_MAX_K_DEFAULT;
+    return k > NM_REGIME_MAX_K_AUTO ? NM_REGIME_MAX_K_AUTO : k;
 }
 
 /* Is the ISI sequence periodic with k ISIs per period?  Every ISI must lie

@@ -66,12 +66,17 @@ static void help(void)
            "Grid (with --truth):\n"
            "  --p-min A --p-max B --p-step S   p = A, A+S, ..., B\n"
            "Runs:\n"
-           "  --duration MS        analysed window (default: the model's, 60000 for srk)\n"
-           "  --transient MS       dropped first (default: the model's, 20000 for srk)\n"
+           "  --duration MS        analysed window (default: the model's, 60000 for srk; with\n"
+           "                       --truth-table the shortest training series, at most 60000)\n"
+           "  --transient MS       dropped first (default: the model's, 20000 for srk; with\n"
+           "                       --truth-table half the window)\n"
            "  --dt MS              sampling step of the truth (default: the model's, 5 for srk)\n"
            "  --bound-steps N      learned runs go on to N map steps in total to check that\n"
            "                       they stay bounded (default %d; 0: only the window)\n"
            "  --threads N          worker threads (default 0 = all cores)\n"
+           "Regimes:\n"
+           "  --max-k N            longest pattern (spikes per period) looked for (default: the\n"
+           "                       model's map.regime_max_k, from its training data; else 12)\n"
            "Metrics:\n"
            "  --stsp-dim N         D_stsp delay-embedding dimension 1..3 (default %d)\n"
            "  --stsp-tau MS        its delay (default %g ms)\n"
@@ -407,13 +412,14 @@ typedef struct compare_args {
     nm_sim_opts user;          /* NaN = the model's default */
     unsigned long long bound_steps, threads, stsp_dim;
     double stsp_tau_ms, dh_sigma;
+    unsigned long long max_k;  /* 0: the model's, else the classifier's default */
     int quiet;
 } compare_args;
 
 static int parse_args(int argc, char **argv, compare_args *a)
 {
     enum { O_TRUTH = 256, O_TABLE, O_SERIES, O_P, O_TDT, O_PARAM, O_PMIN, O_PMAX, O_PSTEP, O_DUR, O_TRANS, O_DT,
-           O_BOUND, O_THREADS, O_SDIM, O_STAU, O_DHS, O_FORMAT, O_OUT, O_ISIS, O_PLOT, O_QUIET };
+           O_BOUND, O_THREADS, O_SDIM, O_STAU, O_DHS, O_FORMAT, O_OUT, O_ISIS, O_PLOT, O_QUIET, O_MAXK };
     static const struct option opts[] = {
         {"truth", required_argument, 0, O_TRUTH}, {"truth-table", required_argument, 0, O_TABLE},
         {"truth-series", required_argument, 0, O_SERIES}, {"p", required_argument, 0, O_P},
@@ -426,6 +432,7 @@ static int parse_args(int argc, char **argv, compare_args *a)
         {"dh-sigma", required_argument, 0, O_DHS}, {"format", required_argument, 0, O_FORMAT},
         {"out", required_argument, 0, O_OUT}, {"isis", required_argument, 0, O_ISIS},
         {"plot", required_argument, 0, O_PLOT}, {"quiet", no_argument, 0, O_QUIET},
+        {"max-k", required_argument, 0, O_MAXK},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     opterr = 0;
     optind = 1;
@@ -434,6 +441,13 @@ static int parse_args(int argc, char **argv, compare_args *a)
         switch (c) {
         case 'h': help(); return -2;
         case O_TRUTH: a->truth_name = optarg; break;
+        case O_MAXK:
+            if (cli_ulong_max(CMD, "--max-k", optarg, 1000, &a->max_k)) return -1;
+            if (a->max_k < 1) {
+                cli_usage_error(CMD, "--max-k must be in 1..1000 (got 0)");
+                return -1;
+            }
+            break;
         case O_TABLE: a->truth_table = optarg; break;
         case O_SERIES:
             if (a->nseries == COMPARE_MAX_SERIES) {
@@ -630,6 +644,12 @@ int cmd_compare(int argc, char **argv)
     nm_sim_opts so;
     nm_regime_opts ro;
     nm_regime_opts_default(&ro);
+    if (a.max_k) {
+        ro.max_k = (int)a.max_k;
+    } else if (lm) {
+        int32_t k = 0;
+        if (nm_mf_get_scalar_i32(nm_learned_mf(lm), "map.regime_max_k", &k) == NM_OK && k > 0) ro.max_k = k;
+    }
     if (a.truth_name) {
         const nm_model_type *type = nm_model_type_find(a.truth_name);
         if (!type) {
@@ -650,6 +670,8 @@ int cmd_compare(int argc, char **argv)
         user.seed = 0;
         user.record_states = 0;
         cli_sim_opts(truth, &user, &so);
+        /* ISI slack from the coarser of the two traces' steps. */
+        nm_regime_opts_for_step(&ro, lm ? fmax(so.dt_ms, nm_learned_dt_ms(lm)) : so.dt_ms);
         cli_grid(CMD, a.pmin, a.pmax, a.pstep, COMPARE_MAX_POINTS, &np); /* checked in check_args */
         p = malloc(np * sizeof *p);
         tr = malloc(np * sizeof *tr);
@@ -673,8 +695,16 @@ int cmd_compare(int argc, char **argv)
             rc = cli_lib_fail(CMD, st);
             goto done;
         }
-        /* No model to take a protocol from: the SRK one (the sweep's). */
+        /* No truth model to take a protocol from: the learned model's time
+         * scales (its shortest training series, at most 60 s, after half
+         * as much), else the SRK protocol (the sweep's). */
         nm_sim_opts_default(&so);
+        double span = 0;
+        if (lm && nm_mf_get_scalar_f64(nm_learned_mf(lm), "meta.train_min_span_ms", &span) == NM_OK && span > 0) {
+            so.duration_ms = fmin(so.duration_ms, span);
+            so.transient_ms = 0.5 * so.duration_ms;
+        }
+        if (lm) nm_regime_opts_for_step(&ro, nm_learned_dt_ms(lm));
         if (!isnan(a.user.duration_ms)) so.duration_ms = a.user.duration_ms;
         if (!isnan(a.user.transient_ms)) so.transient_ms = a.user.transient_ms;
     }
@@ -884,6 +914,9 @@ int cmd_compare(int argc, char **argv)
     FILE *sf = (csv && !a.out) ? stderr : stdout;
     if (!csv && !a.out) fputc('\n', sf);
     fprintf(sf, "truth: %s; grid: %zu points, %g .. %g\n", truth_label, np, p[0], p[np - 1]);
+    fprintf(sf, "regimes: patterns of up to %d spikes per period seen %d times, ISIs within %.0f%% + %g ms; "
+                "window %g ms after %g ms\n",
+            ro.max_k, ro.min_repeats, 100 * ro.rel_tol, ro.abs_tol_ms, so.duration_ms, so.transient_ms);
     if (lm) {
         size_t ntp = 0;
         const double *tp = nm_learned_train_p(lm, &ntp);

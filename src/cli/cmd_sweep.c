@@ -30,6 +30,7 @@ static void help(void)
            "  --dt MS            sampling step (srk 5, hh 0.025)\n"
            "  --param NAME=VAL   set a model parameter (repeatable)\n"
            "  --threads N        worker threads (default 0 = all cores)\n"
+           "  --max-k N          longest pattern (spikes per period) looked for (default 12)\n"
            "  --format F         table (default, readable) or csv: p,regime,spikes_per_period,\n"
            "                     period_ms,spikes,rate_hz,isi_min_ms,isi_max_ms\n"
            "  --out FILE         write there (atomically) instead of standard output\n"
@@ -80,7 +81,7 @@ static void print_csv(FILE *f, const double *p, const nm_regime *r, size_t np)
 int cmd_sweep(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_PMIN, O_PMAX, O_PSTEP, O_DUR, O_TRANS, O_DT, O_PARAM, O_THREADS, O_FORMAT, O_OUT,
-           O_QUIET };
+           O_QUIET, O_MAXK };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL}, {"p-min", required_argument, 0, O_PMIN},
         {"p-max", required_argument, 0, O_PMAX}, {"p-step", required_argument, 0, O_PSTEP},
@@ -88,10 +89,10 @@ int cmd_sweep(int argc, char **argv)
         {"dt", required_argument, 0, O_DT}, {"param", required_argument, 0, O_PARAM},
         {"threads", required_argument, 0, O_THREADS}, {"format", required_argument, 0, O_FORMAT},
         {"out", required_argument, 0, O_OUT}, {"quiet", no_argument, 0, O_QUIET},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"max-k", required_argument, 0, O_MAXK}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *model_name = NULL, *format = "table", *out = NULL;
     double pmin = NAN, pmax = NAN, pstep = NAN;
-    unsigned long long threads = 0;
+    unsigned long long threads = 0, max_k = 0;
     int quiet = 0;
     /* Flags are parsed into `user` (NaN = not given) and laid over the
      * model's own protocol (nm_model_sim_opts_default) once the model is
@@ -138,6 +139,10 @@ int cmd_sweep(int argc, char **argv)
             if (threads > 256) return cli_usage_error(CMD, "--threads %llu is too many", threads);
             break;
         case O_FORMAT: format = optarg; break;
+        case O_MAXK:
+            if (cli_ulong_max(CMD, "--max-k", optarg, 1000, &max_k)) return NM_EXIT_USAGE;
+            if (max_k < 1) return cli_usage_error(CMD, "--max-k must be in 1..1000 (got 0)");
+            break;
         case O_OUT: out = optarg; break;
         case O_QUIET: quiet = 1; break;
         default: return cli_bad_option(CMD, argc, argv);
@@ -171,6 +176,8 @@ int cmd_sweep(int argc, char **argv)
     for (size_t i = 0; i < np; i++) p[i] = pmin + (double)i * pstep;
     nm_regime_opts ro;
     nm_regime_opts_default(&ro);
+    nm_regime_opts_for_step(&ro, so.dt_ms);
+    if (max_k) ro.max_k = (int)max_k;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     nm_status st = nm_sweep(m, p, np, &so, &ro, (int)threads, r);

@@ -288,6 +288,35 @@ static double decode_cb(const double *x, void *ctx)
     return decode_v(m->dec_v, m->vae, x);
 }
 
+/* The most spikes per period in any training series (0 if none is
+ * periodic), looked for up to NM_REGIME_MAX_K_AUTO. */
+static int longest_pattern(const nm_series *const *series, size_t nseries, double threshold_mv)
+{
+    int kmax = 0;
+    for (size_t i = 0; i < nseries; i++) {
+        double *t = NULL;
+        size_t ns = 0;
+        if (nm_spikes_detect(series[i]->v, series[i]->n, series[i]->dt_ms, 0, threshold_mv, &t, &ns)) continue;
+        nm_regime_opts ro;
+        nm_regime_opts_default(&ro);
+        nm_regime_opts_for_step(&ro, series[i]->dt_ms);
+        ro.max_k = NM_REGIME_MAX_K_AUTO;
+        nm_regime r;
+        if (nm_regime_classify(t, ns, (double)series[i]->n * series[i]->dt_ms, &ro, &r) == NM_OK &&
+            r.cls == NM_REGIME_PERIODIC && r.spikes_per_period > kmax)
+            kmax = r.spikes_per_period;
+        free(t);
+    }
+    return kmax;
+}
+
+static double min_span_ms(const nm_series *const *series, size_t nseries)
+{
+    double span = INFINITY;
+    for (size_t i = 0; i < nseries; i++) span = fmin(span, (double)series[i]->n * series[i]->dt_ms);
+    return span;
+}
+
 /* meta.start_regimes: one line per training series, "p truth got" with the
  * regime of the training series and of the free run from the stored start
  * ("diverged" if it blew up) and whether they match (class, k, period within
@@ -397,6 +426,9 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     /* Checkpoints are judged from the start state the model is run from
      * (first state of series 0) at every training p, not each series' own. */
     mo.select_x0 = lat[0];
+    /* Patterns as long as the training data have (slow bursters: 13..30
+     * spikes per burst), so the selection can tell them apart. */
+    mo.regime_max_k = nm_regime_max_k_for(longest_pattern(series, nseries, opts->threshold_mv));
     mo.seed = opts->seed;
     mo.progress = opts->progress;
     mo.progress_ctx = opts->progress_ctx;
@@ -435,6 +467,8 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
         (st = nm_mf_add_scalar_f64(m->mf, "map.rollout_mse", mrep.rollout_loss)) ||
         (st = nm_mf_add_scalar_i32(m->mf, "map.select_matches", mrep.select_score)) ||
         (st = nm_mf_add_scalar_i32(m->mf, "map.start_matches", (int32_t)srep.nmatch)) ||
+        (st = nm_mf_add_scalar_i32(m->mf, "map.regime_max_k", mo.regime_max_k)) ||
+        (st = nm_mf_add_scalar_f64(m->mf, "meta.train_min_span_ms", min_span_ms(series, nseries))) ||
         (st = nm_mf_add_scalar_f64(m->mf, "map.start_robust", srep.robust)) ||
         (st = start_regimes_to_mf(m->mf, &srep, series, nseries)) ||
         (st = nm_mf_add_f64(m->mf, "meta.train_p", m->train_p, nseries)) ||

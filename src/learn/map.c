@@ -317,6 +317,15 @@ static int regimes_match(const nm_regime *a, const nm_regime *b)
     return fabs(a->period_ms - b->period_ms) <= MAP_PERIOD_MATCH_RTOL * b->period_ms;
 }
 
+/* The classifier of the selection: its ISI slack scaled with the map step,
+ * patterns up to o->regime_max_k spikes. */
+static void map_regime_opts(const nm_map_opts *o, nm_regime_opts *ro)
+{
+    nm_regime_opts_default(ro);
+    nm_regime_opts_for_step(ro, o->dt_ms);
+    if (o->regime_max_k > 0) ro->max_k = o->regime_max_k;
+}
+
 /* Free run from standardised start xs0 for transient+window; classify the
  * decoded V of the window.  Returns NM_ENUMERIC if it diverged. */
 static nm_status map_free_regime(const nm_map *m, const nm_map_opts *o, double ps, const float *xs0,
@@ -342,7 +351,9 @@ static nm_status map_free_regime(const nm_map *m, const nm_map_opts *o, double p
     size_t ns = 0;
     nm_status st = nm_spikes_detect(vbuf, nwin, o->dt_ms, 0, o->threshold_mv, &t, &ns);
     if (st) return st;
-    st = nm_regime_classify(t, ns, (double)nwin * o->dt_ms, NULL, r);
+    nm_regime_opts ro;
+    map_regime_opts(o, &ro);
+    st = nm_regime_classify(t, ns, (double)nwin * o->dt_ms, &ro, r);
     free(t);
     return st;
 }
@@ -391,7 +402,9 @@ static nm_status map_truth_regimes(const nm_map_series *series, const map_data *
         double *times = NULL;
         size_t ns = 0;
         nm_status st = nm_spikes_detect(v, T, o->dt_ms, 0, o->threshold_mv, &times, &ns);
-        if (!st) st = nm_regime_classify(times, ns, (double)T * o->dt_ms, NULL, &truth[s].r);
+        nm_regime_opts ro;
+        map_regime_opts(o, &ro);
+        if (!st) st = nm_regime_classify(times, ns, (double)T * o->dt_ms, &ro, &truth[s].r);
         free(times);
         free(v);
         if (st) return st;

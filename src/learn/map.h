@@ -94,6 +94,8 @@ typedef struct nm_map_opts {
     double select_window_ms;
     double dt_ms;               /* time of one map step */
     double threshold_mv;        /* spike threshold of decoded V */
+    int regime_max_k;           /* longest pattern the selection looks for
+                                   (0: the classifier's default, 12) */
     nm_map_decode_fn decode;    /* NULL: selection off */
     void *decode_ctx;
     const double *select_x0;    /* raw latent start state [D] of every selection

@@ -150,6 +150,52 @@ static void test_regime_parse_and_bad(void)
     CHECK_FAILS(nm_regime_classify(t, 0, 100, &o, &r), NM_EINVAL, "max_k");
 }
 
+/* The ISI slack scales with the sampling step: fast spiking at 6 ms ISIs
+ * with a 0.5 ms drift per ISI pair is periodic under the flat 2 ms slack
+ * (wrongly) and irregular with the slack of a 0.1 ms trace.  Slow bursts of
+ * 20 spikes are periodic only when max_k reaches 20. */
+static void test_regime_scaled_tolerance_and_max_k(void)
+{
+    nm_regime_opts o;
+    nm_regime_opts_default(&o);
+    CHECK_CLOSE(o.abs_tol_ms, 2.0, 0, 1e-12);
+    nm_regime_opts_for_step(&o, 5.0);
+    CHECK_CLOSE(o.abs_tol_ms, 2.0, 0, 1e-12);   /* SRK: unchanged */
+    nm_regime_opts_for_step(&o, 0.1);
+    CHECK_CLOSE(o.abs_tol_ms, 0.04, 0, 1e-12);
+    nm_regime_opts_for_step(&o, -1);           /* ignored */
+    CHECK_CLOSE(o.abs_tol_ms, 0.04, 0, 1e-12);
+
+    double t[40];
+    t[0] = 0;
+    for (int i = 1; i < 40; i++) t[i] = t[i - 1] + (i % 2 ? 6.0 : 7.0); /* ISIs 6, 7, 6, 7: mean 6.5 */
+    nm_regime r, r2;
+    nm_regime_opts flat;
+    nm_regime_opts_default(&flat);
+    CHECK_OK(nm_regime_classify(t, 40, 300, &flat, &r));
+    CHECK(r.cls == NM_REGIME_PERIODIC && r.spikes_per_period == 1); /* 0.5 ms off: inside 2 ms */
+    CHECK_OK(nm_regime_classify(t, 40, 300, &o, &r2));
+    CHECK(r2.cls == NM_REGIME_PERIODIC && r2.spikes_per_period == 2); /* the real pattern */
+
+    CHECK(nm_regime_max_k_for(0) == 12);
+    CHECK(nm_regime_max_k_for(5) == 12);
+    CHECK(nm_regime_max_k_for(20) == 25);
+    CHECK(nm_regime_max_k_for(1000) == NM_REGIME_MAX_K_AUTO);
+    /* bursts of 20 spikes (ISI 50 ms) every 3 s, 4 bursts */
+    double b[80];
+    size_t n = 0;
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < 20; i++) b[n++] = 3000.0 * k + 50.0 * i;
+    nm_regime_opts ko;
+    nm_regime_opts_default(&ko);
+    CHECK_OK(nm_regime_classify(b, n, 12000, &ko, &r));
+    CHECK(r.cls == NM_REGIME_IRREGULAR); /* k = 20 > 12: not looked for */
+    ko.max_k = nm_regime_max_k_for(20);
+    CHECK_OK(nm_regime_classify(b, n, 12000, &ko, &r));
+    CHECK(r.cls == NM_REGIME_PERIODIC && r.spikes_per_period == 20);
+    CHECK_CLOSE(r.period_ms, 3000, 1e-9, 0);
+}
+
 int main(void)
 {
     NM_RUN(test_spike_times_interpolated);
@@ -158,5 +204,6 @@ int main(void)
     NM_RUN(test_regime_periodic);
     NM_RUN(test_regime_silent_and_irregular);
     NM_RUN(test_regime_parse_and_bad);
+    NM_RUN(test_regime_scaled_tolerance_and_max_k);
     return nm_test_report();
 }
