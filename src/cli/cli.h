@@ -47,6 +47,25 @@ int cli_ulong_max(const char *cmd, const char *opt, const char *text, unsigned l
                   unsigned long long *out);
 int cli_ulong(const char *cmd, const char *opt, const char *text, unsigned long long *out);
 
+/* Outputs of one command (issue 13): every location is checked before any
+ * work (folder exists and is writable, not a directory, ...; two options
+ * naming the same file are refused), and if the command fails after writing
+ * some of them, the files it created are removed again (files that existed
+ * before are left: their old content is gone either way).  NULL paths are
+ * skipped.  cli_outputs_check prints the error and returns an exit code. */
+#define CLI_MAX_OUTPUTS 20
+typedef struct cli_outputs {
+    const char *path[CLI_MAX_OUTPUTS];
+    const char *opt[CLI_MAX_OUTPUTS];
+    int existed[CLI_MAX_OUTPUTS];
+    size_t n;
+} cli_outputs;
+int cli_outputs_check(const char *cmd, cli_outputs *o);
+void cli_outputs_add(cli_outputs *o, const char *opt, const char *path);
+void cli_outputs_undo(const cli_outputs *o);
+/* The one-output case: 0, or the exit code after printing the error. */
+int cli_output_check(const char *cmd, const char *path);
+
 /* Apply "--param NAME=VALUE" to a model. */
 int cli_model_param(const char *cmd, nm_model *m, const char *assignment);
 

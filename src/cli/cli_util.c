@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int vreport(const char *cmd, int code, const char *fmt, va_list ap)
 {
@@ -100,6 +102,41 @@ int cli_ulong_max(const char *cmd, const char *opt, const char *text, unsigned l
 int cli_ulong(const char *cmd, const char *opt, const char *text, unsigned long long *out)
 {
     return cli_ulong_max(cmd, opt, text, ULLONG_MAX, out);
+}
+
+void cli_outputs_add(cli_outputs *o, const char *opt, const char *path)
+{
+    if (path && o->n < CLI_MAX_OUTPUTS) {
+        o->opt[o->n] = opt;
+        o->path[o->n++] = path;
+    }
+}
+
+int cli_outputs_check(const char *cmd, cli_outputs *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(o->path[i], o->path[j]))
+                return cli_usage_error(cmd, "%s and %s name the same file %s", o->opt[j], o->opt[i], o->path[i]);
+        if (nm_output_check(o->path[i]) != NM_OK) return cli_fail(cmd, "%s: %s", o->opt[i], nm_last_error());
+        struct stat sb;
+        o->existed[i] = lstat(o->path[i], &sb) == 0;
+    }
+    return NM_EXIT_OK;
+}
+
+void cli_outputs_undo(const cli_outputs *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        struct stat sb;
+        if (!o->existed[i] && lstat(o->path[i], &sb) == 0 && S_ISREG(sb.st_mode)) unlink(o->path[i]);
+    }
+}
+
+int cli_output_check(const char *cmd, const char *path)
+{
+    if (path && nm_output_check(path) != NM_OK) return cli_fail(cmd, "%s", nm_last_error());
+    return NM_EXIT_OK;
 }
 
 int cli_model_param(const char *cmd, nm_model *m, const char *assignment)

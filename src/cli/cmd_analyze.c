@@ -73,6 +73,8 @@ int cmd_analyze(int argc, char **argv)
     if (optind >= argc) return cli_usage_error(CMD, "missing FILE");
     if (optind + 1 < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
     const char *path = argv[optind];
+    int orc = cli_output_check(CMD, spikes_out);
+    if (orc) return orc;
 
     nm_series *s = NULL;
     nm_status st = nm_series_read(path, dt, 0.0, 2, &s);

@@ -612,6 +612,17 @@ int cmd_compare(int argc, char **argv)
     int pr = parse_args(argc, argv, &a);
     if (pr == -2) return NM_EXIT_OK;
     if (pr) return NM_EXIT_USAGE;
+    {
+        /* Every output location before the sweeps (minutes of work). */
+        char *derived = a.plot && !a.isis ? isis_path_for(a.plot) : NULL;
+        cli_outputs outs = {0};
+        cli_outputs_add(&outs, "--out", a.out);
+        cli_outputs_add(&outs, "--plot", a.plot);
+        cli_outputs_add(&outs, "--isis", a.isis ? a.isis : derived);
+        int orc = cli_outputs_check(CMD, &outs);
+        free(derived);
+        if (orc) return orc;
+    }
 
     int rc = NM_EXIT_OK;
     nm_status st;

@@ -167,6 +167,7 @@ int cmd_simulate(int argc, char **argv)
         rc = cli_usage_error(CMD, "--out FILE is required");
         goto done;
     }
+    if ((rc = cli_output_check(CMD, out))) goto done;
     for (size_t i = 0; i < nparams; i++)
         if (cli_model_param(CMD, m, params[i])) {
             rc = NM_EXIT_USAGE;

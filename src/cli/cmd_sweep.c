@@ -154,6 +154,8 @@ int cmd_sweep(int argc, char **argv)
         return cli_usage_error(CMD, "--format must be table or csv (got '%s')", format);
     size_t np;
     if (cli_grid(CMD, pmin, pmax, pstep, SWEEP_MAX_POINTS, &np)) return NM_EXIT_USAGE;
+    int orc = cli_output_check(CMD, out);
+    if (orc) return orc;
 
     const nm_model_type *type = nm_model_type_find(model_name);
     if (!type) return cli_usage_error(CMD, "%s", nm_last_error());

@@ -306,6 +306,9 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error(CMD, "%s sets up a new autoencoder, but --vae gives a trained one: use one or the other",
                                vae_flag);
     if (ao.resample && ao.map_dt_ms > 0) return cli_usage_error(CMD, "give --resample or --map-dt, not both");
+    /* Before the training: a bad --out should not cost minutes. */
+    int orc = cli_output_check(CMD, out);
+    if (orc) return orc;
 
     nm_series *series[TRAIN_MAX_SERIES] = {0};
     nm_learned *model = NULL;
@@ -455,11 +458,17 @@ int cmd_run(int argc, char **argv)
     if (!(dur > 0)) return cli_usage_error(CMD, "--duration must be > 0");
     if (trans < 0) return cli_usage_error(CMD, "--transient must be >= 0");
     if (!out) return cli_usage_error(CMD, "--out FILE is required");
+    /* Every output is checked first; a failure later removes what was written. */
+    cli_outputs outs = {0};
+    cli_outputs_add(&outs, "--out", out);
+    cli_outputs_add(&outs, "--spikes", spikes);
+    cli_outputs_add(&outs, "--states", states);
+    int rc = cli_outputs_check(CMD, &outs);
+    if (rc) return rc;
 
     nm_learned *m = NULL;
     nm_status st = nm_learned_load(argv[optind], &m);
     if (st) return cli_lib_fail(CMD, st);
-    int rc = NM_EXIT_OK;
     double h = nm_learned_dt_ms(m);
     size_t D = nm_learned_dim(m);
     size_t ntr = (size_t)llround(trans / h), nrec = (size_t)llround(dur / h) + 1;
@@ -536,6 +545,7 @@ int cmd_run(int argc, char **argv)
 oom:
     rc = cli_fail(CMD, "out of memory");
 done:
+    if (rc) cli_outputs_undo(&outs);
     free(buf);
     free(times);
     free(v);

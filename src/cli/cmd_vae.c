@@ -340,6 +340,7 @@ int cmd_train_vae(int argc, char **argv)
     train_args a;
     int rc;
     if (parse_train_args(CMD, argc, argv, 0, help_train, &a, &rc)) return rc;
+    if ((rc = cli_output_check(CMD, a.out))) return rc;
     nm_series *s[MAX_SERIES] = {0};
     nm_vae *vae = NULL;
     if ((rc = read_all(CMD, &a, s))) goto done;
@@ -400,6 +401,22 @@ int cmd_vae_scan(int argc, char **argv)
     nm_series *s[MAX_SERIES] = {0};
     nm_vae_report rep[16];
     textbuf curves = {0}, table = {0};
+    /* Every output is checked before the trainings; a failure removes what
+     * this run wrote. */
+    char *model_path[16] = {0};
+    cli_outputs outs = {0};
+    cli_outputs_add(&outs, "--curves", a.curves);
+    cli_outputs_add(&outs, "--table", a.table);
+    for (size_t d = 1; a.models && d <= (size_t)a.dmax; d++) {
+        size_t len = strlen(a.models) + 32;
+        if (!(model_path[d - 1] = malloc(len))) {
+            rc = cli_fail(CMD, "out of memory");
+            goto done;
+        }
+        snprintf(model_path[d - 1], len, "%s_D%zu.nmap", a.models, d);
+        cli_outputs_add(&outs, "--save-models", model_path[d - 1]);
+    }
+    if ((rc = cli_outputs_check(CMD, &outs))) goto done;
     if ((rc = read_all(CMD, &a, s))) goto done;
     tb_printf(&curves, "D,epoch,loss,val_loss,recon,kl\n");
     const size_t dmax = (size_t)a.dmax;
@@ -419,17 +436,8 @@ int cmd_vae_scan(int argc, char **argv)
             goto done;
         }
         if (a.models) {
-            size_t len = strlen(a.models) + 32;
-            char *path = malloc(len);
-            if (!path) {
-                nm_vae_free(vae);
-                rc = cli_fail(CMD, "out of memory");
-                goto done;
-            }
-            snprintf(path, len, "%s_D%zu.nmap", a.models, d);
             a.o.latent_dim = d;
-            rc = write_model(CMD, vae, &a, argc, argv, path);
-            free(path);
+            rc = write_model(CMD, vae, &a, argc, argv, model_path[d - 1]);
         }
         nm_vae_free(vae);
         if (rc) goto done;
@@ -464,6 +472,8 @@ int cmd_vae_scan(int argc, char **argv)
     if (a.table && (rc = tb_write(CMD, &table, a.table))) goto done;
     printf("\n%s\nchosen D = %zu\n", reason, chosen);
 done:
+    if (rc) cli_outputs_undo(&outs);
+    for (size_t d = 0; d < 16; d++) free(model_path[d]);
     free(curves.s);
     free(table.s);
     for (size_t i = 0; i < a.nseries; i++) nm_series_free(s[i]);
@@ -514,6 +524,8 @@ int cmd_encode(int argc, char **argv)
     }
     if (argc - optind != 2) return cli_usage_error(CMD, "expected MODEL and SERIES (got %d arguments)", argc - optind);
     if (!out) return cli_usage_error(CMD, "--out FILE is required");
+    int orc = cli_output_check(CMD, out);
+    if (orc) return orc;
     const char *model = argv[optind], *series = argv[optind + 1];
     nm_vae *vae = NULL;
     nm_series *s = NULL;

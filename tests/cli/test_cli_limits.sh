@@ -151,4 +151,46 @@ expect_fail 2 "--vae-epochs: 9999999999 is out of range" -- \
 no_file "$D/m.nmap"
 no_file "$D/t.csv"
 
+# ---- 11. every output location is checked before any work; a failure removes
+# the outputs the command already wrote
+"$NM" simulate --model srk --p -38 --duration 5000 --out "$D/a.csv" || fail "simulate a.csv"
+"$NM" train-vae --series "$D/a.csv" --p -38 --epochs 2 --hidden 16 --quiet --out "$D/v.nmap" || fail "train-vae"
+"$NM" train --series "$D/a.csv" --p -38 --vae "$D/v.nmap" --map-epochs 1 --rollout 5 --rollout-iters 2 --ensemble 1 \
+  --quiet --out "$D/m.nmap" || fail "train"
+M="$D/m.nmap"
+NX="$D/nonexistent"
+expect_fail 1 "--spikes: cannot create $NX/s.csv" -- "$NM" run "$M" --p -38 --duration 100 --out "$D/r.csv" --spikes "$NX/s.csv"
+no_file "$D/r.csv"
+expect_fail 1 "--states: cannot create $NX/x.csv" -- "$NM" run "$M" --p -38 --duration 100 --out "$D/r.csv" --states "$NX/x.csv"
+no_file "$D/r.csv"
+expect_fail 2 "--out and --spikes name the same file" -- "$NM" run "$M" --p -38 --duration 100 --out "$D/r.csv" --spikes "$D/r.csv"
+expect_fail 2 "--transient: 1e300 is out of range" -- timeout 20 "$NM" run "$M" --p -38 --transient 1e300 --duration 100 --out "$D/r.csv"
+no_file "$D/r.csv"
+if mknod "$D/full" c 1 7 2>/dev/null; then
+  # the spike file's write fails (ENOSPC) after the trace was written: the trace goes too
+  expect_fail 1 "full" -- "$NM" run "$M" --p -38 --duration 100 --out "$D/r.csv" --spikes "$D/full"
+  no_file "$D/r.csv"
+  # an existing file is not removed (its old content is replaced either way)
+  printf 'old\n' > "$D/r.csv"
+  expect_fail 1 "full" -- "$NM" run "$M" --p -38 --duration 100 --out "$D/r.csv" --spikes "$D/full"
+  [ -f "$D/r.csv" ] || fail "an output that existed before was removed"
+  rm -f "$D/r.csv"
+fi
+expect_fail 1 "cannot create $NX/dir/m.nmap" -- timeout 10 "$NM" train --series "$D/a.csv" --p -38 --out "$NX/dir/m.nmap"
+expect_fail 1 "cannot create $NX/v.nmap" -- timeout 10 "$NM" train-vae --series "$D/a.csv" --p -38 --out "$NX/v.nmap"
+expect_fail 1 "--table: cannot create $NX/t.csv" -- timeout 10 \
+  "$NM" vae-scan --series "$D/a.csv" --p -38 --epochs 2 --hidden 8 --dmax 2 --curves "$D/c.csv" --table "$NX/t.csv"
+expect_fail 1 "--save-models: cannot create $NX/pre_D1.nmap" -- timeout 10 \
+  "$NM" vae-scan --series "$D/a.csv" --p -38 --epochs 2 --hidden 8 --dmax 2 --curves "$D/c.csv" --save-models "$NX/pre"
+no_file "$D/c.csv"
+expect_fail 1 "cannot create $NX/mu.csv" -- "$NM" encode "$D/v.nmap" "$D/a.csv" --out "$NX/mu.csv"
+expect_fail 1 "cannot create $NX/s.csv" -- "$NM" analyze --spikes "$NX/s.csv" "$D/a.csv"
+expect_fail 1 "cannot create $NX/sw.csv" -- timeout 10 "$NM" sweep --model srk --p-min -40 --p-max -30 --p-step 1 --out "$NX/sw.csv"
+expect_fail 1 "cannot create $NX/o.csv" -- timeout 10 "$NM" simulate --model srk --out "$NX/o.csv"
+expect_fail 1 "--plot: cannot create $NX/b.png" -- timeout 10 \
+  "$NM" compare "$M" --truth srk --p-min -40 --p-max -30 --p-step 1 --out "$D/cmp.csv" --plot "$NX/b.png"
+expect_fail 1 "--isis: cannot create $NX/b.isis.csv" -- timeout 10 \
+  "$NM" compare "$M" --truth srk --p-min -40 --p-max -30 --p-step 1 --out "$D/cmp.csv" --plot "$D/b.png" --isis "$NX/b.isis.csv"
+no_file "$D/cmp.csv"
+
 finish test_cli_limits
