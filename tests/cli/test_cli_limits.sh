@@ -193,4 +193,10 @@ expect_fail 1 "--isis: cannot create $NX/b.isis.csv" -- timeout 10 \
   "$NM" compare "$M" --truth srk --p-min -40 --p-max -30 --p-step 1 --out "$D/cmp.csv" --plot "$D/b.png" --isis "$NX/b.isis.csv"
 no_file "$D/cmp.csv"
 
+# ---- 5 (again). absurd voltages are refused by every reader of series
+expect_fail 1 "huge.csv:3: V = 1e+308 mV is outside" -- "$NM" encode "$D/v.nmap" "$D/huge.csv" --out "$D/mu.csv"
+no_file "$D/mu.csv"
+expect_fail 1 "huge.csv:3: V = 1e+308 mV is outside" -- \
+  "$NM" compare "$M" --truth srk --p-min -40 --p-max -38 --p-step 1 --truth-series "$D/huge.csv" --p -38
+
 finish test_cli_limits
