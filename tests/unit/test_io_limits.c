@@ -232,6 +232,18 @@ static nm_series *sine(size_t n)
     return s;
 }
 
+/* One epoch of a small VAE (De 8, D 2, one hidden layer of `width`). */
+static void small_vae_opts(nm_vae_opts *o, size_t width, size_t batch)
+{
+    nm_vae_opts_default(o);
+    o->de = 8;
+    o->latent_dim = 2;
+    o->nhidden = 1;
+    o->hidden[0] = width;
+    o->epochs = 1;
+    o->batch = batch;
+}
+
 static void test_vae_batch_limit(void)
 {
     /* Before the limit a batch of 2^40 rows went to the allocator, whose
@@ -239,13 +251,7 @@ static void test_vae_batch_limit(void)
     nm_series *s = sine(400);
     const nm_series *list[1] = {s};
     nm_vae_opts o;
-    nm_vae_opts_default(&o);
-    o.de = 8;
-    o.latent_dim = 2;
-    o.nhidden = 1;
-    o.hidden[0] = 8;
-    o.epochs = 1;
-    o.batch = (size_t)1 << 40;
+    small_vae_opts(&o, 8, (size_t)1 << 40);
     nm_vae *v = NULL;
     CHECK_FAILS(nm_vae_train(list, 1, &o, &v, NULL), NM_EINVAL, "batch must be in 1..65536");
     o.batch = 64;
@@ -270,13 +276,7 @@ static void test_vae_oom_path(void)
         nm_series *s = sine(400);
         const nm_series *list[1] = {s};
         nm_vae_opts o;
-        nm_vae_opts_default(&o);
-        o.de = 8;
-        o.latent_dim = 2;
-        o.nhidden = 1;
-        o.hidden[0] = NM_VAE_MAX_WIDTH;
-        o.epochs = 1;
-        o.batch = NM_VAE_MAX_BATCH; /* 1 GiB per activation buffer */
+        small_vae_opts(&o, NM_VAE_MAX_WIDTH, NM_VAE_MAX_BATCH); /* 1 GiB per activation buffer */
         long pages = 0, page = sysconf(_SC_PAGESIZE);
         FILE *f = fopen("/proc/self/statm", "r");
         if (!f || fscanf(f, "%ld", &pages) != 1) _exit(3);
