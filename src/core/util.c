@@ -361,14 +361,20 @@ FILE *nm_open_input(const char *path, const char *mode, size_t max_bytes, const 
         *st = nm_fail(NM_EIO, "%s: not a regular file (a %s must be a regular file)", path, what);
         return NULL;
     }
-    FILE *f = fopen(path, mode);
-    if (!f) {
+    /* Non-blocking open, so a FIFO swapped in after the stat cannot hang
+     * us; the descriptor is made blocking again once it is known to be a
+     * regular file. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
         *st = nm_fail(NM_EIO, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        *st = nm_fail(NM_EIO, "%s: cannot stat as a regular file", path);
-        fclose(f);
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = NULL;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ||
+        !(f = fdopen(fd, mode))) {
+        *st = nm_fail(NM_EIO, "%s: cannot open as a regular file", path);
+        close(fd);
         return NULL;
     }
     if ((uintmax_t)sb.st_size > (uintmax_t)max_bytes) {
