@@ -667,8 +667,6 @@ typedef struct nm_learn_opts {
     size_t map_rollout_iters[6];
     size_t map_rollout_batch;
     double map_rollout_lr;
-    int map_shooting;           /* 1: multiple shooting, learned window starts
-                                   (docs/map.md; against measurement noise) */
     double map_clip_norm;
     double map_ema_decay;
     size_t map_select_every;    /* stage 3: checkpoint selection by free runs (0 = off) */
@@ -676,6 +674,8 @@ typedef struct nm_learn_opts {
                                    outputs are averaged at every step (1..8) */
     int threads;                /* worker threads for the ensemble (0 = all cores) */
     double threshold_mv;        /* spike threshold stored in the model (mV) */
+    double hysteresis_mv;       /* re-arm hysteresis for spikes of the recorded
+                                   series (mV; 0: 2 mV; train: from the noise) */
     uint64_t seed;              /* one seed for everything (VAE and map) */
     const char *command;        /* stored as meta.command (NULL: none) */
     const nm_autoset_result *autoset; /* settings chosen from the data: stored as

@@ -41,6 +41,7 @@ static void train_help(void)
            "  --hidden LIST      hidden widths, e.g. 128,128 (default)\n"
            "  --beta X           KL weight (default 3e-5: sharp states for the map)\n"
            "  --vae-epochs N     maximum epochs (default 100, early stopping)\n"
+
            "  --vae MODEL        use the autoencoder of MODEL (from `train-vae` or `train`)\n"
            "                     instead of training one: trains only the map\n"
            "Map:\n"
@@ -51,8 +52,7 @@ static void train_help(void)
            "                     De, 10 steps for SRK and HH; docs/map.md)\n"
            "  --rollout-iters N  iterations per rollout stage (default 3200)\n"
            "  --rollout-lr X     Adam step size of the rollout stages (default 0.001)\n"
-           "  --shooting on|off  multiple shooting: rollouts start from learned window\n"
-           "                     starts fitted with the map (against measurement noise)\n"
+
            "  --rollout-batch N  free runs per rollout iteration (default 64)\n"
            "  --ensemble N       maps trained with seeds seed..seed+N-1 and averaged at\n"
            "                     every step (default 3; 1..8; trained on all cores)\n"
@@ -103,6 +103,9 @@ static int train_auto(nm_series **series, size_t n, const char *const *files, co
                             nm_last_error());
         if (st) return cli_lib_fail(CMD, st);
         unsigned used = 0;
+        /* Spikes of the recorded series are counted with the hysteresis the
+         * noise calls for (the selection's aim at every training p). */
+        lo->hysteresis_mv = res->hysteresis_mv;
         if (!thr_given) {
             lo->threshold_mv = res->threshold_mv;
             used |= NM_AUTOSET_THRESHOLD;
@@ -155,7 +158,7 @@ int cmd_train(int argc, char **argv)
 {
     static const char *CMD = "train";
     enum { O_SERIES = 256, O_P, O_DT, O_OUT, O_DE, O_LATENT, O_HIDDEN, O_BETA, O_VEPOCHS, O_MHIDDEN, O_MEPOCHS,
-           O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS, O_VAE, O_RLR, O_SHOOT, O_RBATCH,
+           O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS, O_VAE, O_RLR, O_RBATCH,
            O_RESAMPLE, O_MAPDT, O_NOAUTO };
     static const struct option opts[] = {
         {"series", required_argument, 0, O_SERIES}, {"p", required_argument, 0, O_P},
@@ -168,7 +171,6 @@ int cmd_train(int argc, char **argv)
         {"threshold", required_argument, 0, O_THR}, {"seed", required_argument, 0, O_SEED},
         {"quiet", no_argument, 0, O_QUIET}, {"ensemble", required_argument, 0, O_ENS},
         {"vae", required_argument, 0, O_VAE}, {"rollout-lr", required_argument, 0, O_RLR},
-        {"shooting", required_argument, 0, O_SHOOT},
         {"rollout-batch", required_argument, 0, O_RBATCH}, {"resample", required_argument, 0, O_RESAMPLE},
         {"map-dt", required_argument, 0, O_MAPDT}, {"no-auto", no_argument, 0, O_NOAUTO},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -264,11 +266,6 @@ int cmd_train(int argc, char **argv)
             if (cli_double_in(CMD, "--rollout-lr", optarg, -CLI_MAX_LR, CLI_MAX_LR, &x)) return NM_EXIT_USAGE;
             if (!(x > 0)) return cli_usage_error(CMD, "--rollout-lr must be > 0");
             lo.map_rollout_lr = x;
-            break;
-        case O_SHOOT:
-            if (strcmp(optarg, "on") && strcmp(optarg, "off"))
-                return cli_usage_error(CMD, "--shooting must be 'on' or 'off' (got '%s')", optarg);
-            lo.map_shooting = strcmp(optarg, "on") == 0;
             break;
         case O_THR:
             if (cli_double(CMD, "--threshold", optarg, &lo.threshold_mv)) return NM_EXIT_USAGE;

@@ -44,7 +44,6 @@ void nm_learn_opts_default(nm_learn_opts *o)
     memcpy(o->map_rollout_iters, mo.rollout_iters, sizeof o->map_rollout_iters);
     o->map_rollout_batch = mo.rollout_batch;
     o->map_rollout_lr = mo.rollout_lr;
-    o->map_shooting = mo.shooting;
     o->map_clip_norm = mo.clip_norm;
     o->map_ema_decay = mo.ema_decay;
     o->map_select_every = mo.select_every;
@@ -290,13 +289,15 @@ static double decode_cb(const double *x, void *ctx)
 
 /* The most spikes per period in any training series (0 if none is
  * periodic), looked for up to NM_REGIME_MAX_K_AUTO. */
-static int longest_pattern(const nm_series *const *series, size_t nseries, double threshold_mv)
+static int longest_pattern(const nm_series *const *series, size_t nseries, double threshold_mv, double hyst_mv)
 {
     int kmax = 0;
     for (size_t i = 0; i < nseries; i++) {
         double *t = NULL;
         size_t ns = 0;
-        if (nm_spikes_detect(series[i]->v, series[i]->n, series[i]->dt_ms, 0, threshold_mv, &t, &ns)) continue;
+        if (nm_spikes_detect_hyst(series[i]->v, series[i]->n, series[i]->dt_ms, 0, threshold_mv,
+                                  hyst_mv > 0 ? hyst_mv : 2.0, &t, &ns))
+            continue;
         nm_regime_opts ro;
         nm_regime_opts_default(&ro);
         nm_regime_opts_for_step(&ro, series[i]->dt_ms);
@@ -396,6 +397,8 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
         ms[i].x = lat[i];
         ms[i].T = rows;
         ms[i].p = series[i]->p;
+        /* Row r of the latent series is the window ending at sample r + De - 1. */
+        ms[i].v = series[i]->v + (series[i]->n - rows);
     }
     nm_map_opts mo;
     nm_map_opts_default(&mo);
@@ -409,7 +412,6 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     memcpy(mo.rollout_iters, opts->map_rollout_iters, sizeof mo.rollout_iters);
     mo.rollout_batch = opts->map_rollout_batch;
     mo.rollout_lr = opts->map_rollout_lr;
-    mo.shooting = opts->map_shooting;
     mo.clip_norm = opts->map_clip_norm;
     mo.ema_decay = opts->map_ema_decay;
     mo.select_every = opts->map_select_every;
@@ -417,6 +419,7 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     mo.threads = opts->threads;
     mo.dt_ms = dt;
     mo.threshold_mv = opts->threshold_mv;
+    mo.hysteresis_mv = opts->hysteresis_mv;
     if (!(m->dec_v = decoder_v_only(m->vae))) {
         st = NM_ENOMEM;
         goto done;
@@ -428,7 +431,7 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     mo.select_x0 = lat[0];
     /* Patterns as long as the training data have (slow bursters: 13..30
      * spikes per burst), so the selection can tell them apart. */
-    mo.regime_max_k = nm_regime_max_k_for(longest_pattern(series, nseries, opts->threshold_mv));
+    mo.regime_max_k = nm_regime_max_k_for(longest_pattern(series, nseries, opts->threshold_mv, opts->hysteresis_mv));
     mo.seed = opts->seed;
     mo.progress = opts->progress;
     mo.progress_ctx = opts->progress_ctx;

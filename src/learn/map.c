@@ -50,8 +50,6 @@ void nm_map_opts_default(nm_map_opts *o)
     o->rollout_iters[0] = 3200;
     o->rollout_batch = 64;
     o->rollout_lr = 1e-3;
-    o->shooting = 0;
-    o->shoot_step = 0.5;
     o->clip_norm = 1.0;
     o->ema_decay = 0.995;
     o->select_every = 50;
@@ -394,14 +392,18 @@ static double map_select_score(const nm_map *m, const nm_map_opts *o, const map_
 static nm_status map_truth_regimes(const nm_map_series *series, const map_data *d, const nm_map_opts *o,
                                    map_truth *truth)
 {
+    double hyst = o->hysteresis_mv > 0 ? o->hysteresis_mv : 2.0;
     for (size_t s = 0; s < d->nseries; s++) {
         size_t T = series[s].T;
         double *v = nm_malloc(T * sizeof *v);
         if (!v) return NM_ENOMEM;
-        for (size_t t = 0; t < T; t++) v[t] = o->decode(series[s].x + t * d->D, o->decode_ctx);
+        if (series[s].v)
+            memcpy(v, series[s].v, T * sizeof *v);
+        else
+            for (size_t t = 0; t < T; t++) v[t] = o->decode(series[s].x + t * d->D, o->decode_ctx);
         double *times = NULL;
         size_t ns = 0;
-        nm_status st = nm_spikes_detect(v, T, o->dt_ms, 0, o->threshold_mv, &times, &ns);
+        nm_status st = nm_spikes_detect_hyst(v, T, o->dt_ms, 0, o->threshold_mv, hyst, &times, &ns);
         nm_regime_opts ro;
         map_regime_opts(o, &ro);
         if (!st) st = nm_regime_classify(times, ns, (double)T * o->dt_ms, &ro, &truth[s].r);
@@ -617,91 +619,6 @@ nm_status nm_map_rollout_loss(nm_map *m, nm_map_rollout *r, double *loss_out, in
     return NM_OK;
 }
 
-/* Multiple shooting: windows of K steps tile every series; window w starts
- * at time t0[w] of series sid[w] and has a learned start z[w] (standardised,
- * [D]), initialised to the data.  A rollout from z[w] is compared with the
- * window's K later observations, and z[w] itself with the first one, so the
- * start is the state that best explains its window under the current map
- * rather than one noisy observation.  Starts move by a damped Gauss-Newton
- * step (the Hessian of a window's squared error in its start is about 2 I
- * along slow directions), clipped so a start near a spike (large Jacobians)
- * cannot jump away. */
-#define MAP_SHOOT_MAX_STEP 0.1
-typedef struct map_shoot {
-    size_t W, K;
-    size_t *sid, *t0;
-    float *z;        /* [W x D] */
-} map_shoot;
-
-static void map_shoot_free(map_shoot *sh)
-{
-    free(sh->sid);
-    free(sh->t0);
-    free(sh->z);
-    memset(sh, 0, sizeof *sh);
-}
-
-static nm_status map_shoot_build(const map_data *d, size_t K, map_shoot *sh)
-{
-    memset(sh, 0, sizeof *sh);
-    size_t D = d->D, W = 0;
-    for (size_t s = 0; s < d->nseries; s++)
-        if (d->T[s] > K) W += (d->T[s] - 1) / K;
-    if (W == 0) return nm_fail(NM_EDATA, "map: series are shorter than the rollout (%zu steps)", K);
-    sh->W = W;
-    sh->K = K;
-    sh->sid = nm_malloc(W * sizeof *sh->sid);
-    sh->t0 = nm_malloc(W * sizeof *sh->t0);
-    sh->z = nm_malloc(W * D * sizeof *sh->z);
-    if (!sh->sid || !sh->t0 || !sh->z) return NM_ENOMEM;
-    size_t w = 0;
-    for (size_t s = 0; s < d->nseries; s++) {
-        if (d->T[s] <= K) continue;
-        for (size_t t = 0; t + K < d->T[s]; t += K, w++) {
-            sh->sid[w] = s;
-            sh->t0[w] = t;
-            memcpy(sh->z + w * D, d->xs[s] + t * D, D * sizeof(float));
-        }
-    }
-    sh->W = w;
-    return NM_OK;
-}
-
-/* A rollout minibatch from learned window starts; then the starts' step. */
-static nm_status rollout_step_shoot(nm_map *m, const map_data *d, const nm_map_opts *o, nm_rng *rng,
-                                    nm_map_rollout *r, map_shoot *sh, size_t *wsel, double *loss_out)
-{
-    size_t K = r->K, B = r->B, D = r->D;
-    for (size_t b = 0; b < B; b++) {
-        size_t w = (size_t)nm_rng_below(rng, sh->W);
-        wsel[b] = w;
-        const float *src = d->xs[sh->sid[w]] + sh->t0[w] * D;
-        for (size_t k = 0; k <= K; k++) memcpy(r->tgt + (k * B + b) * D, src + k * D, D * sizeof(float));
-        for (size_t j = 0; j < D; j++) r->x[b * D + j] = sh->z[w * D + j] + (float)(o->noise * nm_rng_gauss(rng));
-        r->ps[b] = (float)d->ps[sh->sid[w]];
-    }
-    nm_status st = nm_map_rollout_loss(m, r, loss_out, 1);
-    if (st) return st;
-    /* Window loss Lw = 1/(K+1) sum_{k=0..K} |x_k - tgt_k|^2; g[0] holds
-     * d/dx0 of (1/K) mean_{b,j} |x_k - tgt_k|^2 summed over k >= 1. */
-    double gscale = (double)B * (double)D * (double)K / (double)(K + 1);
-    for (size_t b = 0; b < B; b++) {
-        size_t w = wsel[b];
-        float *z = sh->z + w * D;
-        double step[NM_MAP_MAX_D], nrm = 0;
-        for (size_t j = 0; j < D; j++) {
-            double g = gscale * r->g[b * D + j] + 2.0 / (double)(K + 1) * (z[j] - r->tgt[b * D + j]);
-            step[j] = -0.5 * o->shoot_step * g;
-            nrm += step[j] * step[j];
-        }
-        nrm = sqrt(nrm);
-        double f = nrm > MAP_SHOOT_MAX_STEP ? MAP_SHOOT_MAX_STEP / nrm : 1.0;
-        if (!isfinite(nrm)) continue;
-        for (size_t j = 0; j < D; j++) z[j] += (float)(f * step[j]);
-    }
-    return NM_OK;
-}
-
 /* One rollout minibatch: random starts (a series weighted by length, a time
  * t with t+K inside it), noisy start states, then loss and gradients. */
 static nm_status rollout_step(nm_map *m, const map_data *d, const nm_map_opts *o, nm_rng *rng,
@@ -845,18 +762,9 @@ static nm_status train_member(const nm_map_series *series, size_t nseries, size_
     }
     for (size_t sg = 0; sg < o->nstages; sg++) {
         nm_map_rollout rb;
-        map_shoot sh;
-        size_t *wsel = NULL;
-        memset(&sh, 0, sizeof sh);
         st = nm_map_rollout_alloc(&rb, m->net, o->rollout_len[sg], o->rollout_batch, D);
-        if (!st && o->shooting) {
-            st = map_shoot_build(&d, o->rollout_len[sg], &sh);
-            if (!st && !(wsel = nm_malloc(o->rollout_batch * sizeof *wsel))) st = NM_ENOMEM;
-        }
         if (st) {
             nm_map_rollout_free(&rb);
-            map_shoot_free(&sh);
-            free(wsel);
             goto fail;
         }
         double acc = 0;
@@ -864,8 +772,7 @@ static nm_status train_member(const nm_map_series *series, size_t nseries, size_
         for (size_t i = 0; i < o->rollout_iters[sg]; i++, iter++) {
             double loss = 0;
             nm_mlp_zero_grad(m->net);
-            st = o->shooting ? rollout_step_shoot(m, &d, o, &rng, &rb, &sh, wsel, &loss)
-                             : rollout_step(m, &d, o, &rng, &rb, &loss);
+            st = rollout_step(m, &d, o, &rng, &rb, &loss);
             if (!st) st = nm_adam_step(adam, m->net->params, m->net->grads, NULL);
             if (st == NM_ENUMERIC) {
                 /* A rare exploding rollout: skip the update, keep going. */
@@ -874,8 +781,6 @@ static nm_status train_member(const nm_map_series *series, size_t nseries, size_
             }
             if (st) {
                 nm_map_rollout_free(&rb);
-                map_shoot_free(&sh);
-                free(wsel);
                 goto fail;
             }
             if (ema) nm_ema_update(ema, m->net->params);
@@ -908,8 +813,6 @@ static nm_status train_member(const nm_map_series *series, size_t nseries, size_
             }
         }
         nm_map_rollout_free(&rb);
-        map_shoot_free(&sh);
-        free(wsel);
     }
     if (selecting && best_score > -INFINITY) memcpy(m->net->params, best, m->net->nparams * sizeof *best);
     else if (ema && ema->updates) memcpy(m->net->params, ema->shadow, m->net->nparams * sizeof(float));

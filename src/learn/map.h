@@ -50,6 +50,10 @@ typedef struct nm_map_series {
     const double *x;
     size_t T;
     double p;
+    const double *v;   /* optional [T] recorded V (mV) of state t: the regime the
+                          selection aims at is read from it (with hysteresis_mv)
+                          instead of from decoded states, which follow the noise
+                          of a noisy recording (NULL: decode x) */
 } nm_map_series;
 
 /* Decode a latent state (raw units) to V in mV: used to detect spikes in free
@@ -79,13 +83,6 @@ typedef struct nm_map_opts {
     size_t rollout_iters[6];
     size_t rollout_batch;
     double rollout_lr;
-    int shooting;               /* 1: multiple shooting: every rollout starts from a
-                                   learned start state of its window (windows of K
-                                   steps tiling each series), fitted to the window's
-                                   K+1 latent observations together with the map, so
-                                   measurement noise in the latent is not fed to the
-                                   map as its input (errors-in-variables bias) */
-    double shoot_step;          /* damped Gauss-Newton step of the starts (0..1] */
     double clip_norm;
     double ema_decay;           /* 0 = off */
     /* stage 3: selection */
@@ -94,6 +91,7 @@ typedef struct nm_map_opts {
     double select_window_ms;
     double dt_ms;               /* time of one map step */
     double threshold_mv;        /* spike threshold of decoded V */
+    double hysteresis_mv;       /* re-arm hysteresis for the recorded V (0: 2 mV) */
     int regime_max_k;           /* longest pattern the selection looks for
                                    (0: the classifier's default, 12) */
     nm_map_decode_fn decode;    /* NULL: selection off */

@@ -162,10 +162,12 @@ expect_fail 2 "has no --p VALUE" -- "$NM" compare "$M" --truth srk "${GRID[@]}" 
 expect_fail 2 "'--bogus' is unknown" -- "$NM" compare "$M" --truth srk "${GRID[@]}" --bogus
 expect_fail 1 "$D/none.nmap: cannot open" -- "$NM" compare "$D/none.nmap" --truth srk "${GRID[@]}"
 expect_fail 1 "not a neuromap model file" -- "$NM" compare "$D/sweep.csv" --truth srk "${GRID[@]}"
-# a corrupted model: one byte flipped in the middle
+# a corrupted model: one byte flipped in the payload of the last entry (just before
+# the 4-byte checksum trailer); a byte of an entry header would be reported as the
+# structural error it makes (truncated, impossible count) before the checksum
 cp "$M" "$D/bad.nmap"
 size=$(stat -c %s "$D/bad.nmap")
-printf '\x55' | dd of="$D/bad.nmap" bs=1 seek=$((size / 2)) conv=notrunc status=none
+printf '\x55' | dd of="$D/bad.nmap" bs=1 seek=$((size - 6)) conv=notrunc status=none
 expect_fail 1 "checksum mismatch" -- "$NM" compare "$D/bad.nmap" --truth srk "${GRID[@]}"
 head -c $((size - 100)) "$M" >"$D/cut.nmap"
 expect_fail 1 "truncated" -- "$NM" compare "$D/cut.nmap" --truth srk "${GRID[@]}"

@@ -20,7 +20,6 @@ expect_fail 2 "--latent must be in 1..16" -- "$NM" train --series "$D/a.csv" --p
 expect_fail 2 "--noise must be >= 0" -- "$NM" train --series "$D/a.csv" --p -38 --noise -1 --out "$D/m.nmap"
 expect_fail 2 "--rollout-lr must be > 0" -- "$NM" train --series "$D/a.csv" --p -38 --rollout-lr 0 --out "$D/m.nmap"
 expect_fail 2 "--rollout-batch must be in 1..65536" -- "$NM" train --series "$D/a.csv" --p -38 --rollout-batch 0 --out "$D/m.nmap"
-expect_fail 2 "--shooting must be 'on' or 'off' (got 'yes')" -- "$NM" train --series "$D/a.csv" --p -38 --shooting yes --out "$D/m.nmap"
 expect_fail 2 "--rollout: expected" -- "$NM" train --series "$D/a.csv" --p -38 --rollout 10,abc --out "$D/m.nmap"
 expect_fail 1 "missing.csv: cannot open" -- "$NM" train --series "$D/missing.csv" --p -38 --out "$D/m.nmap"
 expect_fail 1 "nan.csv:3" -- "$NM" train --series "$D/nan.csv" --p -38 --out "$D/m.nmap"

@@ -165,7 +165,7 @@ static nm_map *train_hopf_n(uint64_t seed, size_t ensemble)
     hopf_series(0.25, 3000, a);
     hopf_series(1.0, 3000, b);
     hopf_series(0.5, 3000, c);
-    nm_map_series s[3] = {{a, 3000, 0.25}, {b, 3000, 1.0}, {c, 3000, 0.5}};
+    nm_map_series s[3] = {{a, 3000, 0.25, NULL}, {b, 3000, 1.0, NULL}, {c, 3000, 0.5, NULL}};
     nm_map_opts o;
     nm_map_opts_default(&o);
     o.hidden[0] = o.hidden[1] = 32;
@@ -252,7 +252,7 @@ static void test_slow_features(void)
         x[2 * t] = c * slow - s * fast + 1.0;
         x[2 * t + 1] = s * slow + c * fast - 2.0;
     }
-    nm_map_series ser = {x, T, 0.0};
+    nm_map_series ser = {x, T, 0.0, NULL};
     nm_map_opts o;
     nm_map_opts_default(&o);
     o.sfa = 1;
@@ -315,7 +315,7 @@ done:
 static void test_bad_inputs(void)
 {
     double x[100] = {0};
-    nm_map_series s = {x, 50, 0.0};
+    nm_map_series s = {x, 50, 0.0, NULL};
     nm_map *m = NULL;
     nm_map_opts o;
     nm_map_opts_default(&o);
@@ -348,7 +348,7 @@ static void test_choose_start(void)
     hopf_series(0.25, 3000, a);
     hopf_series(1.0, 3000, b);
     hopf_series(0.5, 3000, c);
-    nm_map_series s[3] = {{a, 3000, 0.25}, {b, 3000, 1.0}, {c, 3000, 0.5}};
+    nm_map_series s[3] = {{a, 3000, 0.25, NULL}, {b, 3000, 1.0, NULL}, {c, 3000, 0.5, NULL}};
     nm_map *m = train_hopf(42);
     if (!m) return;
     nm_map_opts o;
@@ -385,11 +385,20 @@ static void test_choose_start(void)
     CHECK_OK(nm_map_choose_start(m, s, 3, &o, x1, &rep));
     CHECK(x1[0] == x0[0] && x1[1] == x0[1]);
     nm_map_start_report_free(&rep);
+    /* With recorded V given, the training regimes are read from it, not from
+     * the decoded states: a flat recording is silent, so no start matches. */
+    static double flat[3000];
+    for (size_t t = 0; t < 3000; t++) flat[t] = -60 + 0.5 * sin(0.7 * (double)t); /* noise-like, below 20 */
+    nm_map_series sv[3] = {{a, 3000, 0.25, flat}, {b, 3000, 1.0, flat}, {c, 3000, 0.5, flat}};
+    CHECK_OK(nm_map_choose_start(m, sv, 3, &o, x1, &rep));
+    for (size_t i = 0; i < 3; i++) CHECK(rep.truth[i].cls == NM_REGIME_SILENT && !rep.match[i]);
+    CHECK(rep.nmatch == 0);
+    nm_map_start_report_free(&rep);
     /* Bad inputs. */
     o.decode = NULL;
     CHECK_FAILS(nm_map_choose_start(m, s, 3, &o, x1, &rep), NM_EINVAL, "NULL");
     o.decode = hopf_decode;
-    nm_map_series shortser = {a, 10, 0.25};
+    nm_map_series shortser = {a, 10, 0.25, NULL};
     CHECK_FAILS(nm_map_choose_start(m, &shortser, 1, &o, x1, &rep), NM_EDATA, "need >= 20");
     nm_map_free(m);
 }
