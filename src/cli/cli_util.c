@@ -272,7 +272,10 @@ int cli_load_vae(const char *cmd, const char *path, nm_vae **vae)
     nm_mf *mf = NULL;
     nm_status st = nm_mf_read(path, &mf);
     if (!st) {
-        st = nm_vae_from_mf(mf, vae);
+        /* The one validation (issue 13): sizes checked against the file
+         * before anything is allocated from them. */
+        st = nm_mf_validate(mf, path, NM_MF_KIND_VAE);
+        if (!st) st = nm_vae_from_mf(mf, vae);
         if (st) {
             /* Lookup messages name the entry; add the file. */
             const char *msg = nm_last_error();

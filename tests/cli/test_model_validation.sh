@@ -84,4 +84,13 @@ refused "-vae.losses" "no entry 'vae.losses'"
 grep -q "\`run\` needs a map" "$D/info_vae.txt" || fail "info does not say run needs a map: $(cat "$D/info_vae.txt")"
 expect_fail 1 "vae.nmap: it holds a VAE but no map" -- "$NM" run "$D/vae.nmap" --p -38 --duration 200 --out "$D/r_bad.csv"
 
+# encode and train --vae read the autoencoder through the same validation:
+# a checksum-correct file with embed.de = 1048576 is refused before any
+# allocation from it (issue 13 item 8).
+"$PY" "$D/edit.py" "$D/m.nmap" "$D/big_de.nmap" "embed.de=1048576" || exit 1
+expect_fail 1 "embed.de" -- "$NM" encode "$D/big_de.nmap" "$D/a.csv" --out "$D/mu_bad.csv"
+expect_fail 1 "embed.de" -- "$NM" train --series "$D/a.csv" --p -38 --vae "$D/big_de.nmap" --out "$D/m_bad.nmap"
+no_file "$D/mu_bad.csv"
+no_file "$D/m_bad.nmap"
+
 finish "model validation (info and run)"
