@@ -662,6 +662,9 @@ typedef struct nm_learn_opts {
     size_t map_onestep_epochs;  /* stage 1: one-step teacher forcing */
     double map_lr;
     double map_noise;           /* input noise (standardised latent units) */
+    double latent_smooth;       /* > 0: the latent trajectories the map learns from
+                                   are smoothed in time by a zero-phase Gaussian of
+                                   this SD (map steps): against measurement noise */
     size_t map_nstages;         /* stage 2: rollout curriculum */
     size_t map_rollout_len[6];
     size_t map_rollout_iters[6];

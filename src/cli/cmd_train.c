@@ -41,6 +41,8 @@ static void train_help(void)
            "  --hidden LIST      hidden widths, e.g. 128,128 (default)\n"
            "  --beta X           KL weight (default 3e-5: sharp states for the map)\n"
            "  --vae-epochs N     maximum epochs (default 100, early stopping)\n"
+           "  --smooth STEPS     smooth the latent trajectories in time (Gaussian SD, map\n"
+           "                     steps) before the map learns from them (default 0: off)\n"
 
            "  --vae MODEL        use the autoencoder of MODEL (from `train-vae` or `train`)\n"
            "                     instead of training one: trains only the map\n"
@@ -157,7 +159,7 @@ static int train_auto(nm_series **series, size_t n, const char *const *files, co
 int cmd_train(int argc, char **argv)
 {
     static const char *CMD = "train";
-    enum { O_SERIES = 256, O_P, O_DT, O_OUT, O_DE, O_LATENT, O_HIDDEN, O_BETA, O_VEPOCHS, O_MHIDDEN, O_MEPOCHS,
+    enum { O_SERIES = 256, O_P, O_DT, O_OUT, O_DE, O_LATENT, O_HIDDEN, O_BETA, O_VEPOCHS, O_SMOOTH, O_MHIDDEN, O_MEPOCHS,
            O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS, O_VAE, O_RLR, O_RBATCH,
            O_RESAMPLE, O_MAPDT, O_NOAUTO };
     static const struct option opts[] = {
@@ -165,7 +167,7 @@ int cmd_train(int argc, char **argv)
         {"dt", required_argument, 0, O_DT}, {"out", required_argument, 0, O_OUT},
         {"de", required_argument, 0, O_DE}, {"latent", required_argument, 0, O_LATENT},
         {"hidden", required_argument, 0, O_HIDDEN}, {"beta", required_argument, 0, O_BETA},
-        {"vae-epochs", required_argument, 0, O_VEPOCHS}, {"map-hidden", required_argument, 0, O_MHIDDEN},
+        {"vae-epochs", required_argument, 0, O_VEPOCHS}, {"smooth", required_argument, 0, O_SMOOTH}, {"map-hidden", required_argument, 0, O_MHIDDEN},
         {"map-epochs", required_argument, 0, O_MEPOCHS}, {"noise", required_argument, 0, O_NOISE},
         {"rollout", required_argument, 0, O_ROLLOUT}, {"rollout-iters", required_argument, 0, O_RITERS},
         {"threshold", required_argument, 0, O_THR}, {"seed", required_argument, 0, O_SEED},
@@ -228,6 +230,9 @@ int cmd_train(int argc, char **argv)
         case O_BETA:
             vae_flag = "--beta";
             if (cli_double_in(CMD, "--beta", optarg, 0, CLI_MAX_BETA, &lo.vae.beta)) return NM_EXIT_USAGE;
+            break;
+        case O_SMOOTH:
+            if (cli_double_in(CMD, "--smooth", optarg, 0, 100, &lo.latent_smooth)) return NM_EXIT_USAGE;
             break;
         case O_VEPOCHS:
             vae_flag = "--vae-epochs";

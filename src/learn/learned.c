@@ -287,24 +287,61 @@ static double decode_cb(const double *x, void *ctx)
     return decode_v(m->dec_v, m->vae, x);
 }
 
+/* Zero-phase Gaussian smoothing of each column of x [T x D] in time (SD
+ * sigma steps, kernel cut at 3 SD, edges mirrored). */
+static nm_status smooth_columns(double *x, size_t T, size_t D, double sigma)
+{
+    size_t h = (size_t)ceil(3 * sigma);
+    if (h == 0 || T < 2) return NM_OK;
+    double *k = nm_malloc((2 * h + 1) * sizeof *k), *col = nm_malloc(T * sizeof *col);
+    if (!k || !col) {
+        free(k);
+        free(col);
+        return NM_ENOMEM;
+    }
+    double ks = 0;
+    for (size_t i = 0; i <= 2 * h; i++) {
+        double u = ((double)i - (double)h) / sigma;
+        ks += k[i] = exp(-0.5 * u * u);
+    }
+    for (size_t i = 0; i <= 2 * h; i++) k[i] /= ks;
+    for (size_t j = 0; j < D; j++) {
+        for (size_t t = 0; t < T; t++) col[t] = x[t * D + j];
+        for (size_t t = 0; t < T; t++) {
+            double acc = 0;
+            for (size_t i = 0; i <= 2 * h; i++) {
+                long u = (long)t + (long)i - (long)h;
+                if (u < 0) u = -u;
+                if (u >= (long)T) u = 2 * (long)T - 2 - u;
+                if (u < 0) u = 0;
+                acc += k[i] * col[u];
+            }
+            x[t * D + j] = acc;
+        }
+    }
+    free(k);
+    free(col);
+    return NM_OK;
+}
+
 /* The most spikes per period in any training series (0 if none is
- * periodic), looked for up to NM_REGIME_MAX_K_AUTO. */
-static int longest_pattern(const nm_series *const *series, size_t nseries, double threshold_mv, double hyst_mv)
+ * periodic), looked for up to NM_REGIME_MAX_K_AUTO in the decoded V. */
+static int longest_pattern(const nm_map_series *ms, size_t nseries, double dt_ms, double threshold_mv,
+                           double hyst_mv)
 {
     int kmax = 0;
     for (size_t i = 0; i < nseries; i++) {
         double *t = NULL;
         size_t ns = 0;
-        if (nm_spikes_detect_hyst(series[i]->v, series[i]->n, series[i]->dt_ms, 0, threshold_mv,
-                                  hyst_mv > 0 ? hyst_mv : 2.0, &t, &ns))
+        if (nm_spikes_detect_hyst(ms[i].v, ms[i].T, dt_ms, 0, threshold_mv, hyst_mv > 0 ? hyst_mv : 2.0, &t, &ns))
             continue;
         nm_regime_opts ro;
         nm_regime_opts_default(&ro);
-        nm_regime_opts_for_step(&ro, series[i]->dt_ms);
+        nm_regime_opts_for_step(&ro, dt_ms);
         ro.max_k = NM_REGIME_MAX_K_AUTO;
         nm_regime r;
-        if (nm_regime_classify(t, ns, (double)series[i]->n * series[i]->dt_ms, &ro, &r) == NM_OK &&
-            r.cls == NM_REGIME_PERIODIC && r.spikes_per_period > kmax)
+        if (nm_regime_classify(t, ns, (double)ms[i].T * dt_ms, &ro, &r) == NM_OK && r.cls == NM_REGIME_PERIODIC &&
+            r.spikes_per_period > kmax)
             kmax = r.spikes_per_period;
         free(t);
     }
@@ -367,6 +404,7 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
 
     nm_status st;
     nm_map_start_report srep = {0}; /* freed at done: on every path */
+    double **vdec = NULL;           /* [nseries] decoded V of each latent series */
     nm_learned *m = nm_calloc(1, sizeof *m);
     if (!m) return NM_ENOMEM;
     nm_map_series *ms = nm_calloc(nseries, sizeof *ms);
@@ -394,11 +432,10 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     for (size_t i = 0; i < nseries; i++) {
         size_t rows;
         if ((st = nm_vae_encode(m->vae, series[i], &lat[i], &rows))) goto done;
+        if (opts->latent_smooth > 0 && (st = smooth_columns(lat[i], rows, D, opts->latent_smooth))) goto done;
         ms[i].x = lat[i];
         ms[i].T = rows;
         ms[i].p = series[i]->p;
-        /* Row r of the latent series is the window ending at sample r + De - 1. */
-        ms[i].v = series[i]->v + (series[i]->n - rows);
     }
     nm_map_opts mo;
     nm_map_opts_default(&mo);
@@ -429,9 +466,27 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     /* Checkpoints are judged from the start state the model is run from
      * (first state of series 0) at every training p, not each series' own. */
     mo.select_x0 = lat[0];
+    /* The regime each training series shows, as the selection aims at it,
+     * is read off its decoded V: the autoencoder's reconstruction, which
+     * does not follow measurement noise the way the recorded V does (1 mV
+     * of noise moves threshold crossings by milliseconds and turns bursts
+     * into 'irregular' or spurious 36-spike patterns). */
+    if (!(vdec = nm_calloc(nseries, sizeof *vdec))) {
+        st = NM_ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < nseries; i++) {
+        if (!(vdec[i] = nm_malloc(ms[i].T * sizeof *vdec[i]))) {
+            st = NM_ENOMEM;
+            goto done;
+        }
+        for (size_t t = 0; t < ms[i].T; t++) vdec[i][t] = decode_v(m->dec_v, m->vae, ms[i].x + t * D);
+        ms[i].v = vdec[i];
+    }
     /* Patterns as long as the training data have (slow bursters: 13..30
      * spikes per burst), so the selection can tell them apart. */
-    mo.regime_max_k = nm_regime_max_k_for(longest_pattern(series, nseries, opts->threshold_mv, opts->hysteresis_mv));
+    mo.regime_max_k =
+        nm_regime_max_k_for(longest_pattern(ms, nseries, dt, opts->threshold_mv, opts->hysteresis_mv));
     mo.seed = opts->seed;
     mo.progress = opts->progress;
     mo.progress_ctx = opts->progress_ctx;
@@ -484,6 +539,9 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     m = NULL;
 done:
     nm_map_start_report_free(&srep);
+    if (vdec)
+        for (size_t i = 0; i < nseries; i++) free(vdec[i]);
+    free(vdec);
     if (lat)
         for (size_t i = 0; i < nseries; i++) free(lat[i]);
     free(lat);

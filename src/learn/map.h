@@ -50,10 +50,9 @@ typedef struct nm_map_series {
     const double *x;
     size_t T;
     double p;
-    const double *v;   /* optional [T] recorded V (mV) of state t: the regime the
-                          selection aims at is read from it (with hysteresis_mv)
-                          instead of from decoded states, which follow the noise
-                          of a noisy recording (NULL: decode x) */
+    const double *v;   /* optional [T] V (mV) of state t, e.g. decoded once by the
+                          caller: the regime the selection aims at is read from
+                          it, spikes with hysteresis_mv (NULL: decode x here) */
 } nm_map_series;
 
 /* Decode a latent state (raw units) to V in mV: used to detect spikes in free
