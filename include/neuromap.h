@@ -617,6 +617,8 @@ typedef struct nm_autoset_result {
     size_t de;              /* delay-embedding length (map steps) */
     size_t rollout;         /* rollout horizon (map steps) */
     size_t latent_dim;      /* latent dimension */
+    double smooth_steps;    /* Gaussian SD (map steps) of the latent smoothing
+                               against measurement noise; 0: clean data */
     int coarse;             /* 1: fewer than NM_AUTOSET_SAMPLES_MIN samples per spike */
     /* one short reason per choice (no trailing newline) */
     char threshold_why[NM_AUTOSET_WHY_LEN];
@@ -624,6 +626,7 @@ typedef struct nm_autoset_result {
     char de_why[NM_AUTOSET_WHY_LEN];
     char rollout_why[NM_AUTOSET_WHY_LEN];
     char latent_why[NM_AUTOSET_WHY_LEN];
+    char smooth_why[NM_AUTOSET_WHY_LEN];
 } nm_autoset_result;
 
 /* Choose the spike threshold, map step (resampling factor), embedding
@@ -644,7 +647,8 @@ enum {
     NM_AUTOSET_DT = 2,
     NM_AUTOSET_DE = 4,
     NM_AUTOSET_ROLLOUT = 8,
-    NM_AUTOSET_LATENT = 16
+    NM_AUTOSET_LATENT = 16,
+    NM_AUTOSET_SMOOTH = 32
 };
 nm_status nm_autoset_to_mf(const nm_autoset_result *r, unsigned used, nm_mf *mf);
 

@@ -88,6 +88,7 @@ static double now_s(void)
  * code. */
 static int train_auto(nm_series **series, size_t n, const char *const *files, const nm_autoset_opts *ao,
                       int no_auto, int have_vae, int thr_given, int de_given, int rollout_given, int latent_given,
+                      int smooth_given,
                       int quiet, nm_learn_opts *lo, nm_autoset_result *res)
 {
     static const char *CMD = "train";
@@ -95,7 +96,7 @@ static int train_auto(nm_series **series, size_t n, const char *const *files, co
     int dt_given = ao->resample || ao->map_dt_ms > 0 || have_vae;
     if (ao->map_dt_ms > 0 && nm_resample_factor(series[0]->dt_ms, ao->map_dt_ms, &factor))
         return cli_usage_error(CMD, "--map-dt: %s", nm_last_error());
-    if (!no_auto && !(thr_given && de_given && rollout_given && dt_given)) {
+    if (!no_auto && !(thr_given && de_given && rollout_given && dt_given && smooth_given)) {
         /* With --vae the step is the autoencoder's: the rollout is measured in it. */
         nm_autoset_opts a = *ao;
         if (have_vae && !a.resample && !(a.map_dt_ms > 0)) a.resample = 1;
@@ -133,6 +134,11 @@ static int train_auto(nm_series **series, size_t n, const char *const *files, co
             lo->vae.latent_dim = res->latent_dim;
             used |= NM_AUTOSET_LATENT;
             if (!quiet) fprintf(stderr, "auto: latent D %zu (%s)\n", res->latent_dim, res->latent_why);
+        }
+        if (!smooth_given) {
+            lo->latent_smooth = res->smooth_steps;
+            used |= NM_AUTOSET_SMOOTH;
+            if (!quiet) fprintf(stderr, "auto: latent smoothing %g steps (%s)\n", res->smooth_steps, res->smooth_why);
         }
         lo->autoset = res;
         lo->autoset_used = used;
@@ -179,7 +185,7 @@ int cmd_train(int argc, char **argv)
     const char *files[TRAIN_MAX_SERIES], *out = NULL, *vae_path = NULL, *vae_flag = NULL;
     double ps[TRAIN_MAX_SERIES], dt = 0, x;
     /* Settings given as flags (the rest is chosen from the data). */
-    int thr_given = 0, de_given = 0, rollout_given = 0, latent_given = 0, no_auto = 0;
+    int thr_given = 0, de_given = 0, rollout_given = 0, latent_given = 0, smooth_given = 0, no_auto = 0;
     nm_autoset_opts ao;
     nm_autoset_opts_default(&ao);
     size_t nfiles = 0, nps = 0, n;
@@ -233,6 +239,7 @@ int cmd_train(int argc, char **argv)
             break;
         case O_SMOOTH:
             if (cli_double_in(CMD, "--smooth", optarg, 0, 100, &lo.latent_smooth)) return NM_EXIT_USAGE;
+            smooth_given = 1;
             break;
         case O_VEPOCHS:
             vae_flag = "--vae-epochs";
@@ -338,7 +345,7 @@ int cmd_train(int argc, char **argv)
                     series[i]->n, series[i]->dt_ms, (double)series[i]->n * series[i]->dt_ms / 1000.0);
     }
     if ((rc = train_auto(series, nfiles, files, &ao, no_auto, vae_path != NULL, thr_given, de_given, rollout_given,
-                         latent_given, prog.quiet, &lo, &ares)))
+                         latent_given, smooth_given, prog.quiet, &lo, &ares)))
         goto done;
     command = cli_join_args(argc, argv);
     lo.command = command;

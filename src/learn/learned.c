@@ -526,6 +526,7 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
         (st = nm_mf_add_scalar_i32(m->mf, "map.select_matches", mrep.select_score)) ||
         (st = nm_mf_add_scalar_i32(m->mf, "map.start_matches", (int32_t)srep.nmatch)) ||
         (st = nm_mf_add_scalar_i32(m->mf, "map.regime_max_k", mo.regime_max_k)) ||
+        (st = nm_mf_add_scalar_f64(m->mf, "meta.latent_smooth_steps", opts->latent_smooth)) ||
         (st = nm_mf_add_scalar_f64(m->mf, "meta.train_min_span_ms", min_span_ms(series, nseries))) ||
         (st = nm_mf_add_scalar_f64(m->mf, "map.start_robust", srep.robust)) ||
         (st = start_regimes_to_mf(m->mf, &srep, series, nseries)) ||

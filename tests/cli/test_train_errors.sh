@@ -19,6 +19,8 @@ expect_fail 2 "--hidden: expected" -- "$NM" train --series "$D/a.csv" --p -38 --
 expect_fail 2 "--latent must be in 1..16" -- "$NM" train --series "$D/a.csv" --p -38 --latent 0 --out "$D/m.nmap"
 expect_fail 2 "--noise must be >= 0" -- "$NM" train --series "$D/a.csv" --p -38 --noise -1 --out "$D/m.nmap"
 expect_fail 2 "--rollout-lr must be > 0" -- "$NM" train --series "$D/a.csv" --p -38 --rollout-lr 0 --out "$D/m.nmap"
+expect_fail 2 "--smooth" -- "$NM" train --series "$D/a.csv" --p -38 --smooth -1 --out "$D/m.nmap"
+expect_fail 2 "--smooth" -- "$NM" train --series "$D/a.csv" --p -38 --smooth 1e9 --out "$D/m.nmap"
 expect_fail 2 "--rollout-batch must be in 1..65536" -- "$NM" train --series "$D/a.csv" --p -38 --rollout-batch 0 --out "$D/m.nmap"
 expect_fail 2 "--rollout: expected" -- "$NM" train --series "$D/a.csv" --p -38 --rollout 10,abc --out "$D/m.nmap"
 expect_fail 1 "missing.csv: cannot open" -- "$NM" train --series "$D/missing.csv" --p -38 --out "$D/m.nmap"

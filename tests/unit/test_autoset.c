@@ -352,10 +352,35 @@ static void test_model_file_entries(void)
     nm_series_free(a);
 }
 
+/* Latent smoothing follows the noise's share of the spike amplitude (70 mV
+ * here): 1 mV (1.4%) turns it on at 2 steps, 0.1 mV (0.14%) and none leave
+ * it off; block averaging counts (0.5 mV at 0.02 ms resampled by 5 reads
+ * 0.22 mV: 0.32%, off). */
+static void test_smoothing_rule(void)
+{
+    const double noise[3] = {1.0, 0.1, 0.0};
+    for (int k = 0; k < 3; k++) {
+        nm_series *s = gauss_train(0.1, 4000, -60, 70, 1.4, 20, 4, noise[k], 11, NULL);
+        nm_autoset_result r;
+        const nm_series *const ss[1] = {s};
+        CHECK_OK(nm_autoset(ss, 1, NULL, &r));
+        CHECK_MSG(r.smooth_steps == (k == 0 ? 2.0 : 0.0), "noise %g mV: smoothing %g", noise[k], r.smooth_steps);
+        CHECK(strstr(r.smooth_why, k == 0 ? "smoothed" : "no smoothing") != NULL);
+        nm_series_free(s);
+    }
+    nm_series *s = gauss_train(0.02, 2000, -60, 70, 1.4, 20, 4, 0.5, 5, NULL);
+    nm_autoset_result r;
+    const nm_series *const ss[1] = {s};
+    CHECK_OK(nm_autoset(ss, 1, NULL, &r));
+    CHECK(r.resample == 5 && r.smooth_steps == 0.0);
+    nm_series_free(s);
+}
+
 int main(void)
 {
     NM_RUN(test_gaussian_train);
     NM_RUN(test_resampling_choice);
+    NM_RUN(test_smoothing_rule);
     NM_RUN(test_series_resample);
     NM_RUN(test_silent_series);
     NM_RUN(test_bad_inputs);
