@@ -64,7 +64,8 @@ grep -qE '^auto: De 32 ' "$D/h.log" || fail "hh: De 32 not chosen"
 grep -qE '^auto: rollout 10 steps ' "$D/h.log" || fail "hh: rollout 10 not chosen"
 
 # 4. Every choice can be set by its flag: not printed, not stored as auto.
-"$NM" train "${srk1[@]}" "${tiny[@]}" --threshold -35 --de 16 --rollout 5 --latent 2 --map-dt 10 --out "$D/c.nmap" \
+"$NM" train "${srk1[@]}" "${tiny[@]}" --threshold -35 --de 16 --rollout 5 --latent 2 --map-dt 10 --smooth 1.5 \
+  --out "$D/c.nmap" \
   2> "$D/c.log" || { cat "$D/c.log"; fail "train (flags)"; }
 grep -q '^auto:' "$D/c.log" && fail "auto lines printed although every setting was given"
 [ "$(entry "$D/c.nmap" map.threshold_mv)" = -35 ] || fail "--threshold ignored"
@@ -72,6 +73,8 @@ grep -q '^auto:' "$D/c.log" && fail "auto lines printed although every setting w
 [ "$(entry "$D/c.nmap" vae.D)" = 2 ] || fail "--latent ignored"
 [ "$(entry "$D/c.nmap" map.dt_ms)" = 10 ] || fail "--map-dt ignored"
 [ -z "$(entry "$D/c.nmap" meta.auto_de)" ] || fail "meta.auto_de stored although --de was given"
+[ "$(entry "$D/c.nmap" meta.latent_smooth_steps)" = 1.5 ] || fail "--smooth ignored"
+[ -z "$(entry "$D/c.nmap" meta.auto_smooth_steps)" ] || fail "meta.auto_smooth_steps stored although --smooth was given"
 "$NM" train "${srk1[@]}" "${tiny[@]}" --resample 2 --de 24 --out "$D/d.nmap" 2> "$D/d.log" \
   || { cat "$D/d.log"; fail "train (--resample)"; }
 [ "$(entry "$D/d.nmap" map.dt_ms)" = 2 ] || fail "--resample 2 on 1 ms data should give a 2 ms step"
@@ -85,7 +88,7 @@ grep -qE '^auto: (De|map step)' "$D/d.log" && fail "De / map step printed althou
 "$NM" train-vae --series "$D/f-38.csv" --p -38 --epochs 1 --hidden 8 --quiet --out "$D/v.nmap" || fail "train-vae"
 "$NM" train "${srk1[@]}" --vae "$D/v.nmap" --map-epochs 1 --rollout-iters 5 --ensemble 1 --map-hidden 8 \
   --out "$D/vm.nmap" 2> "$D/vm.log" || { cat "$D/vm.log"; fail "train --vae (auto)"; }
-grep -qE '^auto: (map step|De|latent)' "$D/vm.log" && fail "--vae: step, De or D chosen although the autoencoder fixes them"
+grep -qE '^auto: (map step|De|latent D)' "$D/vm.log" && fail "--vae: step, De or D chosen although the autoencoder fixes them"
 ro=$(sed -nE 's/^auto: rollout ([0-9]+) steps.*/\1/p' "$D/vm.log")
 [ -n "$ro" ] && [ "$ro" -ge 30 ] || fail "--vae: rollout '$ro' not measured in 1 ms steps"
 [ "$(entry "$D/vm.nmap" map.dt_ms)" = 1 ] || fail "--vae: map.dt_ms is not 1"
