@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Periods of the slowest training regime in a selection window. */
+#define LEARN_SELECT_PERIODS 5.0
+
 struct nm_learned {
     nm_vae *vae;
     nm_mlp *dec_v;        /* the decoder cut to its first output (the newest V):
@@ -325,11 +328,13 @@ static nm_status smooth_columns(double *x, size_t T, size_t D, double sigma)
 }
 
 /* The most spikes per period in any training series (0 if none is
- * periodic), looked for up to NM_REGIME_MAX_K_AUTO in the decoded V. */
+ * periodic), looked for up to NM_REGIME_MAX_K_AUTO in the decoded V; the
+ * slowest period (or longest ISI of an irregular series) in *slowest_ms. */
 static int longest_pattern(const nm_map_series *ms, size_t nseries, double dt_ms, double threshold_mv,
-                           double hyst_mv)
+                           double hyst_mv, double *slowest_ms)
 {
     int kmax = 0;
+    *slowest_ms = 0;
     for (size_t i = 0; i < nseries; i++) {
         double *t = NULL;
         size_t ns = 0;
@@ -340,9 +345,13 @@ static int longest_pattern(const nm_map_series *ms, size_t nseries, double dt_ms
         nm_regime_opts_for_step(&ro, dt_ms);
         ro.max_k = NM_REGIME_MAX_K_AUTO;
         nm_regime r;
-        if (nm_regime_classify(t, ns, (double)ms[i].T * dt_ms, &ro, &r) == NM_OK && r.cls == NM_REGIME_PERIODIC &&
-            r.spikes_per_period > kmax)
-            kmax = r.spikes_per_period;
+        if (nm_regime_classify(t, ns, (double)ms[i].T * dt_ms, &ro, &r) == NM_OK) {
+            if (r.cls == NM_REGIME_PERIODIC && r.spikes_per_period > kmax) kmax = r.spikes_per_period;
+            /* The slowest time scale a free run must show: the period, or
+             * for an irregular train its longest ISI. */
+            double slow = r.cls == NM_REGIME_PERIODIC ? r.period_ms : r.isi_max_ms;
+            if (slow > *slowest_ms) *slowest_ms = slow;
+        }
         free(t);
     }
     return kmax;
@@ -485,8 +494,17 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     }
     /* Patterns as long as the training data have (slow bursters: 13..30
      * spikes per burst), so the selection can tell them apart. */
-    mo.regime_max_k =
-        nm_regime_max_k_for(longest_pattern(ms, nseries, dt, opts->threshold_mv, opts->hysteresis_mv));
+    double slowest_ms = 0;
+    mo.regime_max_k = nm_regime_max_k_for(
+        longest_pattern(ms, nseries, dt, opts->threshold_mv, opts->hysteresis_mv, &slowest_ms));
+    /* Selection windows long enough to see the slowest training regime
+     * repeat: MAP_SELECT_PERIODS periods after one period of transient (at
+     * least the defaults, 30 s + 10 s; nm_map_train caps them at the
+     * shortest series).  SRK's longest period, 2.2 s, leaves the defaults;
+     * srk_slow's 11 s bursts need 55 s (30 s held fewer than the 3 periods
+     * the classifier needs, so selection was blind there). */
+    mo.select_window_ms = fmax(mo.select_window_ms, LEARN_SELECT_PERIODS * slowest_ms);
+    mo.select_transient_ms = fmax(mo.select_transient_ms, slowest_ms);
     mo.seed = opts->seed;
     mo.progress = opts->progress;
     mo.progress_ctx = opts->progress_ctx;
