@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "learn/map.h"
 
+#include "analysis/pool.h"
+
 #include "internal.h"
 #include "rng.h"
 
@@ -939,48 +941,41 @@ typedef struct start_job {
     const nm_map_opts *o;
     const map_data *d;
     const map_truth *truth;
-    size_t ncand, nthreads;
     const float *cand;     /* [ncand x D] standardised */
     unsigned char *match;  /* [ncand x nseries] */
     nm_regime *got;        /* [ncand x nseries] */
     unsigned char *div;    /* [ncand x nseries] */
-    nm_status st;
 } start_job;
 
-typedef struct start_arg {
-    start_job *job;
-    size_t k;
-    nm_status st;
-} start_arg;
-
-static void *start_worker(void *arg)
+/* Pool worker context: the decoded-V buffer of one free-run window. */
+static void *start_worker_alloc(const void *shared)
 {
-    start_arg *a = arg;
-    start_job *j = a->job;
-    size_t nwin = (size_t)(j->o->select_window_ms / j->o->dt_ms);
-    double *v = malloc(nwin * sizeof *v);
-    if (!v) {
-        a->st = NM_ENOMEM;
-        return NULL;
-    }
-    size_t ns = j->d->nseries, D = j->d->D;
-    for (size_t c = a->k; c < j->ncand; c += j->nthreads)
-        for (size_t s = 0; s < ns; s++) {
-            nm_regime r;
-            memset(&r, 0, sizeof r);
-            nm_status st = map_free_regime(j->m, j->o, j->d->ps[s], j->cand + c * D, &r, v, nwin);
-            j->div[c * ns + s] = st == NM_ENUMERIC;
-            if (st && st != NM_ENUMERIC) {
-                a->st = st;
-                free(v);
-                return NULL;
-            }
-            j->got[c * ns + s] = r;
-            j->match[c * ns + s] = !st && regimes_match(&r, &j->truth[s].r);
-        }
-    free(v);
-    return NULL;
+    const start_job *j = shared;
+    return malloc((size_t)(j->o->select_window_ms / j->o->dt_ms) * sizeof(double));
 }
+
+static void start_worker_free(void *w) { free(w); }
+
+/* Item c: every training p free-run from candidate c. */
+static nm_status start_item(void *w, const void *shared, size_t c)
+{
+    const start_job *j = shared;
+    size_t nwin = (size_t)(j->o->select_window_ms / j->o->dt_ms);
+    size_t ns = j->d->nseries, D = j->d->D;
+    for (size_t s = 0; s < ns; s++) {
+        nm_regime r;
+        memset(&r, 0, sizeof r);
+        nm_status st = map_free_regime(j->m, j->o, j->d->ps[s], j->cand + c * D, &r, w, nwin);
+        if (st && st != NM_ENUMERIC) return st;
+        j->div[c * ns + s] = st == NM_ENUMERIC;
+        j->got[c * ns + s] = r;
+        j->match[c * ns + s] = !st && regimes_match(&r, &j->truth[s].r);
+    }
+    return NM_OK;
+}
+
+static const nm_pool_kind start_pool_kind = {start_worker_alloc, start_worker_free, start_item,
+                                             "start-state choice"};
 
 void nm_map_start_report_free(nm_map_start_report *rep)
 {
@@ -1045,24 +1040,17 @@ nm_status nm_map_choose_start(const nm_map *m, const nm_map_series *series, size
      * only d.D and d.nseries. */
     if ((st = map_truth_regimes(series, &d, &oo, truth))) goto done;
 
-    size_t nthreads = oo.threads > 0 ? (size_t)oo.threads : (size_t)nm_cpu_count();
-    if (nthreads > ncand) nthreads = ncand;
-    if (nthreads < 1) nthreads = 1;
-    start_job job = {m, &oo, &d, truth, ncand, nthreads, cand, match, got, div, NM_OK};
-    start_arg args[64];
-    pthread_t tid[64];
-    if (nthreads > 64) nthreads = job.nthreads = 64;
-    size_t started = 0;
-    for (size_t k = 0; k < nthreads; k++) args[k] = (start_arg){&job, k, NM_OK};
-    for (size_t k = 1; k < nthreads; k++, started++)
-        if (pthread_create(&tid[k - 1], NULL, start_worker, &args[k]) != 0) break;
-    if (started + 1 < nthreads) {
-        /* Fewer threads than planned: the missing workers' items run here. */
-        for (size_t k = started + 1; k < nthreads; k++) start_worker(&args[k]);
+    /* Candidates on the sweeps' deterministic pool; messages name the
+     * candidate's index. */
+    double *cidx = nm_malloc(ncand * sizeof *cidx);
+    if (!cidx) {
+        st = NM_ENOMEM;
+        goto done;
     }
-    start_worker(&args[0]);
-    for (size_t k = 0; k < started; k++) pthread_join(tid[k], NULL);
-    for (size_t k = 0; k < nthreads && !st; k++) st = args[k].st;
+    for (size_t c = 0; c < ncand; c++) cidx[c] = (double)c;
+    start_job job = {m, &oo, &d, truth, cand, match, got, div};
+    st = nm_pool_run(&start_pool_kind, &job, "candidate", cidx, ncand, oo.threads);
+    free(cidx);
     if (st) goto done;
 
     size_t best = 0, best_n = 0, total = 0;
