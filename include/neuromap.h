@@ -77,6 +77,9 @@ typedef struct nm_series {
     double *v;         /* [n] membrane potential (mV) */
     size_t nstates;    /* 0, or number of model states recorded */
     double *states;    /* [n*nstates] or NULL */
+    double *u;         /* [n] injected input at sample i (unit u_unit), or NULL: none
+                        * (issue 11: x(n+1) = F(x(n), p, u(n))); freed by nm_series_free */
+    char u_unit[16];   /* unit of u, e.g. "nA" or "uA/cm2" ("" when u is NULL) */
 } nm_series;
 
 /* Allocate a series of n samples (v zeroed); nstates may be 0. */

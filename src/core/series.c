@@ -35,5 +35,6 @@ void nm_series_free(nm_series *s)
     if (!s) return;
     free(s->v);
     free(s->states);
+    free(s->u);
     free(s);
 }
