@@ -107,8 +107,32 @@ void nm_series_free(nm_series *s);
 nm_status nm_series_read(const char *path, double dt_ms, double p,
                          size_t min_samples, nm_series **out);
 
-/* Write t_ms,V_mV CSV (with header; and every recorded state as extra
- * columns if with_states) or, for a ".npy" name, V as a 1-D float64 array.
+/* The injected input (issue 11; docs/input.md).  A CSV series may carry the
+ * injected current as a third column after a header `t_ms,V_mV,I_<unit>`;
+ * nm_series_read then fills s->u and s->u_unit (canonical unit), otherwise
+ * s->u stays NULL.  Units: I_pA, I_nA, I_uA, I_uA_cm2 (or I_uA/cm2),
+ * I_mA_cm2 (or I_mA/cm2) and I_1 (dimensionless, the unit of the hr
+ * model).  Every value must be present and finite with |I| <=
+ * NM_SERIES_MAX_ABS_INPUT in the file's unit (a guard against garbage: real
+ * currents are below 1e4 of any of these units); messages name file and
+ * line.  Positive = depolarising (current into the cell). */
+#define NM_SERIES_MAX_ABS_INPUT 1e6
+/* The canonical name of a unit spelling ("uA_cm2" -> "uA/cm2"; "nA" ->
+ * "nA"), or NULL if the unit is not one of the above. */
+const char *nm_input_unit_canonical(const char *unit);
+/* Attach the input of a series from a 1-D float32/float64 .npy of exactly
+ * s->n values in `unit` (any spelling above), replacing any s->u.  NaN/Inf,
+ * |I| > NM_SERIES_MAX_ABS_INPUT, a length other than s->n and an unknown unit
+ * are refused with a message naming the file (and element); s is unchanged
+ * then. */
+nm_status nm_series_read_input(nm_series *s, const char *npy_path, const char *unit);
+/* Write s->u as a 1-D float64 .npy (atomically); NM_EINVAL if s->u is NULL. */
+nm_status nm_series_write_input(const char *npy_path, const nm_series *s);
+
+/* Write t_ms,V_mV CSV (with header; then I_<unit> when s->u is set, e.g.
+ * I_nA or I_uA_cm2; and every recorded state as extra columns if
+ * with_states) or, for a ".npy" name, V as a 1-D float64 array (the input,
+ * if any, is not written there: nm_series_write_input).
  * Written to a temporary file in the same folder, then renamed: a failure
  * never leaves a partial file behind. */
 nm_status nm_series_write(const char *path, const nm_series *s, int with_states,
@@ -573,7 +597,7 @@ const nm_mf *nm_learned_mf(const nm_learned *m);
 /* ------------------------------------------------------------------------ */
 
 /* Average blocks of `factor` samples: out->v[k] = mean(v[k*f .. k*f+f-1])
- * (and the same for recorded states), floor(n / f) samples every f*dt_ms,
+ * (and the same for recorded states and the input u, if any), floor(n / f) samples every f*dt_ms,
  * t0_ms at the centre of the first block, p copied.  The block mean is the
  * anti-alias filter (a boxcar: it removes what the coarser step cannot
  * represent before decimating).  factor 1 is a copy.  NM_EINVAL for

@@ -39,6 +39,22 @@ static int split_fields(char *line, char **fields, int maxf)
     return nf;
 }
 
+/* Units of the input column: spellings accepted in a header `I_<unit>` or
+ * by nm_series_read_input, and the canonical name stored in u_unit. */
+static const struct { const char *spelling, *canonical; } input_units[] = {
+    {"pA", "pA"},         {"nA", "nA"},         {"uA", "uA"},         {"uA/cm2", "uA/cm2"},
+    {"uA_cm2", "uA/cm2"}, {"mA/cm2", "mA/cm2"}, {"mA_cm2", "mA/cm2"}, {"1", "1"},
+};
+#define INPUT_UNITS_KNOWN "I_pA, I_nA, I_uA, I_uA_cm2 (or I_uA/cm2), I_mA_cm2 (or I_mA/cm2), I_1"
+
+const char *nm_input_unit_canonical(const char *unit)
+{
+    if (!unit) return NULL;
+    for (size_t i = 0; i < sizeof input_units / sizeof input_units[0]; i++)
+        if (strcmp(unit, input_units[i].spelling) == 0) return input_units[i].canonical;
+    return NULL;
+}
+
 /* Parse a whole field as a double; 0 on success, 1 if not a number. */
 static int parse_number(const char *s, double *x)
 {
@@ -51,7 +67,7 @@ static int parse_number(const char *s, double *x)
 }
 
 static nm_status read_csv(const char *path, double dt_ms, double **t_out, double **v_out,
-                          size_t *n_out, int *has_time)
+                          double **u_out, char *u_unit, size_t *n_out, int *has_time)
 {
     nm_status ost;
     FILE *f = nm_open_input(path, "r", NM_SERIES_MAX_BYTES, "series file", &ost);
@@ -61,9 +77,10 @@ static nm_status read_csv(const char *path, double dt_ms, double **t_out, double
     size_t lcap = 0;
     ssize_t len;
     size_t lineno = 0, n = 0, cap = 0;
-    double *t = NULL, *v = NULL;
+    double *t = NULL, *v = NULL, *u = NULL;
     int ncols = 0;      /* columns of the data rows, fixed by the first row */
-    int vcol = 0, tcol = -1;
+    int vcol = 0, tcol = -1, icol = -1;
+    char icol_name[64] = "";
     int header_seen = 0;
     nm_status st = NM_OK;
     (void)dt_ms;
@@ -109,12 +126,27 @@ static nm_status read_csv(const char *path, double dt_ms, double **t_out, double
                 ncols = nf;
                 tcol = 0;
                 vcol = 1;
+                /* The injected input: a third column I_<unit>. */
+                if (fields[2][0] == 'I' && (fields[2][1] == '_' || fields[2][1] == '\0')) {
+                    const char *unit = nm_input_unit_canonical(fields[2][1] ? fields[2] + 2 : "");
+                    if (!unit) {
+                        st = nm_fail(NM_EFORMAT,
+                                     "%s:%zu: input column '%s': unknown or missing unit (known: %s)", path,
+                                     lineno, fields[2], INPUT_UNITS_KNOWN);
+                        goto fail;
+                    }
+                    icol = 2;
+                    snprintf(icol_name, sizeof icol_name, "%s", fields[2]);
+                    snprintf(u_unit, 16, "%s", unit);
+                }
             }
             continue;
         }
         if (ncols == 0) {
             if (nf > 2) {
-                st = nm_fail(NM_EFORMAT, "%s:%zu: %d columns; expected V, or t_ms,V_mV", path, lineno, nf);
+                st = nm_fail(NM_EFORMAT,
+                             "%s:%zu: %d columns; expected V, or t_ms,V_mV (an input column needs the header "
+                             "t_ms,V_mV,I_<unit>)", path, lineno, nf);
                 goto fail;
             }
             ncols = nf;
@@ -124,10 +156,20 @@ static nm_status read_csv(const char *path, double dt_ms, double **t_out, double
             }
         }
         if (nf != ncols) {
-            st = nm_fail(NM_EFORMAT, "%s:%zu: %d columns, expected %d like the rows before", path, lineno, nf,
-                         ncols);
+            if (icol >= 0 && nf <= icol)
+                st = nm_fail(NM_EFORMAT, "%s:%zu: %d columns, expected %d: the input value (%s) is missing", path,
+                             lineno, nf, ncols, icol_name);
+            else
+                st = nm_fail(NM_EFORMAT, "%s:%zu: %d columns, expected %d like the rows before", path, lineno, nf,
+                             ncols);
             goto fail;
         }
+        for (int k = 0; k < nf; k++)
+            if (fields[k][0] == '\0') {
+                st = nm_fail(NM_EFORMAT, "%s:%zu: column %d is empty%s%s", path, lineno, k + 1,
+                             k == icol ? ": the input value is missing for " : "", k == icol ? icol_name : "");
+                goto fail;
+            }
         double tv = 0, vv;
         if (parse_number(fields[vcol], &vv) != 0) {
             st = nm_fail(NM_EFORMAT, "%s:%zu: '%s' is not a number", path, lineno, fields[vcol]);
@@ -151,6 +193,23 @@ static nm_status read_csv(const char *path, double dt_ms, double **t_out, double
                          NM_SERIES_MAX_ABS_MS);
             goto fail;
         }
+        double iv = 0;
+        if (icol >= 0) {
+            if (parse_number(fields[icol], &iv) != 0) {
+                st = nm_fail(NM_EFORMAT, "%s:%zu: input %s '%s' is not a number", path, lineno, icol_name,
+                             fields[icol]);
+                goto fail;
+            }
+            if (!isfinite(iv)) {
+                st = nm_fail(NM_EDATA, "%s:%zu: input %s is NaN or infinite", path, lineno, icol_name);
+                goto fail;
+            }
+            if (fabs(iv) > NM_SERIES_MAX_ABS_INPUT) {
+                st = nm_fail(NM_EDATA, "%s:%zu: input %s = %g is outside the plausible range +-%g %s", path,
+                             lineno, icol_name, iv, NM_SERIES_MAX_ABS_INPUT, u_unit);
+                goto fail;
+            }
+        }
         if (n == cap) {
             size_t ncap = cap ? 2 * cap : 4096;
             double *nt = realloc(t, ncap * sizeof *nt);
@@ -159,10 +218,16 @@ static nm_status read_csv(const char *path, double dt_ms, double **t_out, double
             double *nv = realloc(v, ncap * sizeof *nv);
             if (!nv) goto oom;
             v = nv;
+            if (icol >= 0) {
+                double *nu = realloc(u, ncap * sizeof *nu);
+                if (!nu) goto oom;
+                u = nu;
+            }
             cap = ncap;
         }
         t[n] = tv;
         v[n] = vv;
+        if (u) u[n] = iv;
         n++;
         /* Uneven sampling is reported at the line where it happens. */
         if (tcol >= 0 && n >= 3) {
@@ -186,6 +251,7 @@ static nm_status read_csv(const char *path, double dt_ms, double **t_out, double
     fclose(f);
     *t_out = t;
     *v_out = v;
+    *u_out = u;
     *n_out = n;
     *has_time = tcol >= 0;
     return NM_OK;
@@ -195,6 +261,8 @@ fail:
     free(line);
     free(t);
     free(v);
+    free(u);
+    u_unit[0] = '\0';
     fclose(f);
     return st;
 }
@@ -209,7 +277,8 @@ nm_status nm_series_read(const char *path, double dt_ms, double p, size_t min_sa
         return nm_fail(NM_EINVAL, "%s: sampling step must be > 0 ms (got %g)", path, dt_ms);
     if (min_samples < 2) min_samples = 2;
 
-    double *t = NULL, *v = NULL;
+    double *t = NULL, *v = NULL, *u = NULL;
+    char u_unit[16] = "";
     size_t n = 0;
     int has_time = 0;
     double t0 = 0.0, step = dt_ms;
@@ -238,11 +307,12 @@ nm_status nm_series_read(const char *path, double dt_ms, double p, size_t min_sa
             return nm_fail(NM_EINVAL, "%s: a .npy series carries no time: give its sampling step (--dt)", path);
         }
     } else {
-        st = read_csv(path, dt_ms, &t, &v, &n, &has_time);
+        st = read_csv(path, dt_ms, &t, &v, &u, u_unit, &n, &has_time);
         if (st) return st;
         if (n == 0) {
             free(t);
             free(v);
+            free(u);
             return nm_fail(NM_EDATA, "%s: no samples", path);
         }
         if (has_time && n >= 2) {
@@ -251,6 +321,7 @@ nm_status nm_series_read(const char *path, double dt_ms, double p, size_t min_sa
             if (dt_ms > 0 && fabs(mean_step - dt_ms) > NM_UNIFORM_RTOL * dt_ms) {
                 free(t);
                 free(v);
+                free(u);
                 return nm_fail(NM_EDATA, "%s: time column has step %g ms but %g ms was given", path, mean_step,
                                dt_ms);
             }
@@ -258,25 +329,31 @@ nm_status nm_series_read(const char *path, double dt_ms, double p, size_t min_sa
         } else if (!has_time && !(dt_ms > 0)) {
             free(t);
             free(v);
+            free(u);
             return nm_fail(NM_EINVAL, "%s: one-column CSV carries no time: give its sampling step (--dt)", path);
         }
     }
     free(t);
     if (n == 0) {
         free(v);
+        free(u);
         return nm_fail(NM_EDATA, "%s: no samples", path);
     }
     if (n < min_samples) {
         free(v);
+        free(u);
         return nm_fail(NM_EDATA, "%s: only %zu samples, need at least %zu", path, n, min_samples);
     }
     nm_series *s = nm_calloc(1, sizeof *s);
     if (!s) {
         free(v);
+        free(u);
         return NM_ENOMEM;
     }
     s->n = n;
     s->v = v;
+    s->u = u;
+    if (u) memcpy(s->u_unit, u_unit, sizeof s->u_unit);
     s->dt_ms = step;
     s->t0_ms = t0;
     s->p = p;
@@ -305,11 +382,22 @@ nm_status nm_series_write(const char *path, const nm_series *s, int with_states,
         }
         return nm_npy_write(path, s->v, s->n, 1);
     }
+    char ucol[32] = "";
+    if (s->u) {
+        const char *unit = nm_input_unit_canonical(s->u_unit);
+        if (!unit)
+            return nm_fail(NM_EINVAL, "%s: the series' input unit '%s' is not one of %s", path, s->u_unit,
+                           INPUT_UNITS_KNOWN);
+        snprintf(ucol, sizeof ucol, ",I_%s", unit);
+        for (char *c = ucol; *c; c++)
+            if (*c == '/') *c = '_'; /* I_uA_cm2: a column name without a slash */
+    }
     char tmp[4096];
     FILE *f = nm_atomic_open(path, tmp, sizeof tmp);
     if (!f) return NM_EIO;
     int states = with_states && s->nstates && s->states;
     fputs("t_ms,V_mV", f);
+    fputs(ucol, f);
     if (states)
         for (size_t j = 0; j < s->nstates; j++) {
             if (state_names && state_names[j]) fprintf(f, ",%s", state_names[j]);
@@ -318,9 +406,56 @@ nm_status nm_series_write(const char *path, const nm_series *s, int with_states,
     fputc('\n', f);
     for (size_t i = 0; i < s->n; i++) {
         fprintf(f, "%.10g,%.10g", s->t0_ms + (double)i * s->dt_ms, s->v[i]);
+        if (s->u) fprintf(f, ",%.10g", s->u[i]);
         if (states)
             for (size_t j = 0; j < s->nstates; j++) fprintf(f, ",%.10g", s->states[i * s->nstates + j]);
         fputc('\n', f);
     }
     return nm_atomic_commit(f, tmp, path);
+}
+
+nm_status nm_series_read_input(nm_series *s, const char *npy_path, const char *unit)
+{
+    if (!s) return nm_fail(NM_EINVAL, "series input: NULL series");
+    if (!npy_path || !*npy_path) return nm_fail(NM_EINVAL, "series input: empty file name");
+    const char *canon = nm_input_unit_canonical(unit);
+    if (!canon)
+        return nm_fail(NM_EINVAL, "%s: unknown input unit '%s' (known: %s)", npy_path, unit ? unit : "(null)",
+                       "pA, nA, uA, uA/cm2 (or uA_cm2), mA/cm2 (or mA_cm2), 1");
+    double *u = NULL;
+    size_t rows = 0, cols = 0;
+    nm_status st = nm_npy_read(npy_path, &u, &rows, &cols);
+    if (st) return st;
+    if (cols != 1) {
+        free(u);
+        return nm_fail(NM_EFORMAT, "%s: expected a 1-D array of the input, got shape %zu x %zu", npy_path, rows,
+                       cols);
+    }
+    if (rows != s->n) {
+        free(u);
+        return nm_fail(NM_EDATA, "%s: %zu input values, but the series has %zu samples", npy_path, rows, s->n);
+    }
+    for (size_t i = 0; i < rows; i++) {
+        if (!isfinite(u[i])) {
+            free(u);
+            return nm_fail(NM_EDATA, "%s: element %zu of the input is NaN or infinite", npy_path, i);
+        }
+        if (fabs(u[i]) > NM_SERIES_MAX_ABS_INPUT) {
+            double x = u[i];
+            free(u);
+            return nm_fail(NM_EDATA, "%s: element %zu: input %g %s is outside the plausible range +-%g %s",
+                           npy_path, i, x, canon, NM_SERIES_MAX_ABS_INPUT, canon);
+        }
+    }
+    free(s->u);
+    s->u = u;
+    snprintf(s->u_unit, sizeof s->u_unit, "%s", canon);
+    return NM_OK;
+}
+
+nm_status nm_series_write_input(const char *npy_path, const nm_series *s)
+{
+    if (!npy_path || !*npy_path) return nm_fail(NM_EINVAL, "series input write: empty file name");
+    if (!s || !s->u) return nm_fail(NM_EINVAL, "%s: the series has no input to write", npy_path);
+    return nm_npy_write(npy_path, s->u, s->n, 1);
 }

@@ -69,6 +69,19 @@ nm_status nm_series_resample(const nm_series *s, size_t factor, nm_series **out)
             r->states[k * ns + c] = a * inv;
         }
     }
+    if (s->u) { /* the injected input, averaged like V (issue 11) */
+        r->u = nm_malloc(m * sizeof *r->u);
+        if (!r->u) {
+            nm_series_free(r);
+            return NM_ENOMEM;
+        }
+        for (size_t k = 0; k < m; k++) {
+            double acc = 0;
+            for (size_t j = 0; j < factor; j++) acc += s->u[k * factor + j];
+            r->u[k] = acc * inv;
+        }
+        memcpy(r->u_unit, s->u_unit, sizeof r->u_unit);
+    }
     *out = r;
     return NM_OK;
 }
