@@ -267,6 +267,21 @@ nm_status nm_spikes_detect_hyst(const double *v, size_t n, double dt_ms, double 
                                 double threshold_mv, double hysteresis_mv, double **times,
                                 size_t *nspikes);
 
+/* Spike coincidence factor Gamma (Kistler et al. 1997; the INCF single-neuron
+ * competition's measure) of a predicted train against recorded spikes, both
+ * in time order (ms) over a window of duration_ms: the share of coincidences
+ * within +-delta_ms beyond chance, normalised so identical trains give 1 and
+ * a Poisson train of the model's rate gives 0 on average.  Both trains empty
+ * give 1.  NM_EDATA if the model's rate leaves no room for chance
+ * (2 rate delta >= 1). */
+typedef struct nm_coincidence {
+    double gamma;
+    size_t n_data, n_model, n_coinc;
+    double delta_ms;
+} nm_coincidence;
+nm_status nm_coincidence_factor(const double *t_data, size_t n_data, const double *t_model, size_t n_model,
+                                double delta_ms, double duration_ms, nm_coincidence *out);
+
 typedef enum nm_regime_class {
     NM_REGIME_SILENT = 0,
     NM_REGIME_PERIODIC = 1,
@@ -568,6 +583,26 @@ double nm_learned_decode_v(const nm_learned *m, const double *x);
  * [nsteps x D]) the states.  Fails with NM_ENUMERIC on divergence. */
 nm_status nm_learned_run(const nm_learned *m, double p, const double *x0, size_t nsteps,
                          double *v, double *x_traj);
+
+/* Input-driven models (issue 11): a model trained on series that carry the
+ * injected current (nm_series.u) has an input channel,
+ *     x(n+1) = F(x(n), p, u(n)),
+ * u(n) the mean input over the step (unit nm_learned_input_unit).  Models
+ * without one ignore u.  Inputs outside the range seen in training
+ * (nm_learned_input_range) are extrapolation: nm_learned_clamp_input clamps
+ * to it and says whether it did (the NEURON cells and nm_learned_run_u clamp
+ * and count). */
+int nm_learned_has_input(const nm_learned *m);
+const char *nm_learned_input_unit(const nm_learned *m);            /* "" without input */
+void nm_learned_input_range(const nm_learned *m, double *umin, double *umax); /* 0, 0 without */
+double nm_learned_clamp_input(const nm_learned *m, double u, int *clamped);
+/* One step driven by input u (used as given, not clamped); NM_EINVAL for a
+ * non-finite p or u, else as nm_learned_step. */
+nm_status nm_learned_step_u(const nm_learned *m, double p, double u, const double *x, double *x_next);
+/* Driven run: step k gets input u[k] clamped to the trained range (*nclamped,
+ * may be NULL, counts the clamped steps); otherwise as nm_learned_run. */
+nm_status nm_learned_run_u(const nm_learned *m, double p, const double *u, const double *x0, size_t nsteps,
+                           double *v, double *x_traj, size_t *nclamped);
 
 /* A fixed point of the map at p and its stability.  Starting from the state
  * after `settle` free-run steps from the initial state, Newton's method on

@@ -24,6 +24,7 @@ struct nm_learned {
     double *train_p;
     size_t ntrain_p;
     double x0[NM_MAP_MAX_D];
+    char u_unit[16];      /* unit of the input channel ("" without one) */
 };
 
 void nm_learn_opts_default(nm_learn_opts *o)
@@ -89,6 +90,31 @@ const double *nm_learned_train_p(const nm_learned *m, size_t *n)
 void nm_learned_initial_state(const nm_learned *m, double *x)
 {
     memcpy(x, m->x0, m->map->D * sizeof *x);
+}
+
+int nm_learned_has_input(const nm_learned *m) { return m->map->nu > 0; }
+
+const char *nm_learned_input_unit(const nm_learned *m) { return m->u_unit; }
+
+void nm_learned_input_range(const nm_learned *m, double *umin, double *umax)
+{
+    if (umin) *umin = m->map->nu ? m->map->u_lo : 0;
+    if (umax) *umax = m->map->nu ? m->map->u_hi : 0;
+}
+
+double nm_learned_clamp_input(const nm_learned *m, double u, int *clamped)
+{
+    double lo = m->map->nu ? m->map->u_lo : 0, hi = m->map->nu ? m->map->u_hi : 0;
+    double c = u < lo ? lo : u > hi ? hi : u;
+    if (clamped) *clamped = c != u;
+    return c;
+}
+
+nm_status nm_learned_step_u(const nm_learned *m, double p, double u, const double *x, double *x_next)
+{
+    if (!isfinite(p)) return nm_fail(NM_EINVAL, "step: p is not finite (%g)", p);
+    if (!isfinite(u)) return nm_fail(NM_EINVAL, "step: the input u is not finite (%g)", u);
+    return nm_map_step_u(m->map, p, u, x, x_next);
 }
 
 nm_status nm_learned_step(const nm_learned *m, double p, const double *x, double *x_next)
@@ -165,6 +191,37 @@ nm_status nm_learned_run(const nm_learned *m, double p, const double *x0, size_t
     return NM_OK;
 }
 
+nm_status nm_learned_run_u(const nm_learned *m, double p, const double *u, const double *x0, size_t nsteps,
+                           double *v, double *x_traj, size_t *nclamped)
+{
+    if (nclamped) *nclamped = 0;
+    if (!m || (!v && nsteps) || (!u && nsteps)) return nm_fail(NM_EINVAL, "driven run: NULL argument");
+    if (!isfinite(p)) return nm_fail(NM_EINVAL, "driven run: p is not finite");
+    size_t D = m->map->D;
+    double x[NM_MAP_MAX_D];
+    if (x0) {
+        if (!nm_all_finite(x0, D)) return nm_fail(NM_EINVAL, "driven run: initial state is not finite");
+        memcpy(x, x0, D * sizeof *x);
+    } else {
+        memcpy(x, m->x0, D * sizeof *x);
+    }
+    for (size_t k = 0; k < nsteps; k++) {
+        if (!isfinite(u[k])) return nm_fail(NM_EINVAL, "driven run: input %zu is not finite (%g)", k, u[k]);
+        int c = 0;
+        double uk = nm_learned_clamp_input(m, u[k], &c);
+        if (nclamped) *nclamped += (size_t)c;
+        nm_status st = nm_map_step_u(m->map, p, uk, x, x);
+        if (st) return nm_fail_prefix(st, "driven run at p = %g, step %zu (t = %g ms)", p, k + 1,
+                                      (double)(k + 1) * m->dt_ms);
+        v[k] = decode_v(m->dec_v, m->vae, x);
+        if (!isfinite(v[k]))
+            return nm_fail(NM_ENUMERIC, "driven run at p = %g, step %zu (t = %g ms): the decoded V is not finite", p,
+                           k + 1, (double)(k + 1) * m->dt_ms);
+        if (x_traj) memcpy(x_traj + k * D, x, D * sizeof *x);
+    }
+    return NM_OK;
+}
+
 /* ---- model file -------------------------------------------------------- */
 
 nm_status nm_learned_from_mf(const nm_mf *mf_in, const char *label, nm_learned **out)
@@ -227,6 +284,11 @@ nm_status nm_learned_from_mf(const nm_mf *mf_in, const char *label, nm_learned *
         goto fail;
     }
     memcpy(m->x0, x0, m->map->D * sizeof *x0);
+    if (m->map->nu && nm_mf_has(m->mf, "meta.u_unit")) {
+        const char *uu = NULL;
+        if ((st = nm_mf_get_str(m->mf, "meta.u_unit", &uu))) goto fail;
+        snprintf(m->u_unit, sizeof m->u_unit, "%s", uu);
+    }
     m->train_p = nm_malloc(ntp * sizeof *m->train_p);
     if (!m->train_p) {
         st = NM_ENOMEM;
@@ -410,6 +472,17 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
         if (!isfinite(series[i]->p)) return nm_fail(NM_EINVAL, "learn: p of series %zu is not finite", i);
     }
     if (!isfinite(opts->threshold_mv)) return nm_fail(NM_EINVAL, "learn: threshold is not finite");
+    /* Series with an input channel must agree on its unit. */
+    const char *u_unit = NULL;
+    for (size_t i = 0; i < nseries; i++) {
+        if (!series[i]->u) continue;
+        if (!u_unit) u_unit = series[i]->u_unit;
+        else if (strcmp(u_unit, series[i]->u_unit) != 0)
+            return nm_fail(NM_EINVAL, "learn: series %zu has input in '%s' but an earlier series in '%s'", i,
+                           series[i]->u_unit, u_unit);
+        if (!nm_all_finite(series[i]->u, series[i]->n))
+            return nm_fail(NM_EDATA, "learn: the input of series %zu is not finite", i);
+    }
 
     nm_status st;
     nm_map_start_report srep = {0}; /* freed at done: on every path */
@@ -418,7 +491,8 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     if (!m) return NM_ENOMEM;
     nm_map_series *ms = nm_calloc(nseries, sizeof *ms);
     double **lat = nm_calloc(nseries, sizeof *lat);
-    if (!ms || !lat) {
+    double **uin = nm_calloc(nseries, sizeof *uin); /* input over each map step */
+    if (!ms || !lat || !uin) {
         st = NM_ENOMEM;
         goto done;
     }
@@ -445,6 +519,22 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
         ms[i].x = lat[i];
         ms[i].T = rows;
         ms[i].p = series[i]->p;
+        if (series[i]->u) {
+            /* Latent row t is the state at sample j = t + De - 1; the step
+             * to row t + 1 spans samples j..j+1, whose input is the mean of
+             * the two (the samples are block means after resampling). */
+            size_t De = m->vae->de, n = series[i]->n;
+            const double *u = series[i]->u;
+            if (!(uin[i] = nm_malloc(rows * sizeof *uin[i]))) {
+                st = NM_ENOMEM;
+                goto done;
+            }
+            for (size_t t = 0; t < rows; t++) {
+                size_t j = t + De - 1;
+                uin[i][t] = j + 1 < n ? 0.5 * (u[j] + u[j + 1]) : u[j];
+            }
+            ms[i].u = uin[i];
+        }
     }
     nm_map_opts mo;
     nm_map_opts_default(&mo);
@@ -553,6 +643,10 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
         (st = nm_mf_add_str(m->mf, "meta.library", nm_version())))
         goto done;
     if (opts->command && (st = nm_mf_add_str(m->mf, "meta.command", opts->command))) goto done;
+    if (m->map->nu) {
+        snprintf(m->u_unit, sizeof m->u_unit, "%s", u_unit ? u_unit : "");
+        if ((st = nm_mf_add_str(m->mf, "meta.u_unit", m->u_unit))) goto done;
+    }
     if (opts->autoset && (st = nm_autoset_to_mf(opts->autoset, opts->autoset_used, m->mf))) goto done;
     *out = m;
     m = NULL;
@@ -564,6 +658,9 @@ done:
     if (lat)
         for (size_t i = 0; i < nseries; i++) free(lat[i]);
     free(lat);
+    if (uin)
+        for (size_t i = 0; i < nseries; i++) free(uin[i]);
+    free(uin);
     free(ms);
     nm_learned_free(m);
     return st;

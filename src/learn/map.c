@@ -29,6 +29,12 @@
 /* Two regimes "match" when class and k agree and periods are within 25%
  * (the criterion of `neuromap compare`). */
 #define MAP_PERIOD_MATCH_RTOL 0.25
+/* A map with an input channel keeps the end of every series out of training
+ * and selects its checkpoints by driven runs there (held-out input). */
+#define MAP_HOLD_FRAC 0.2
+/* Coincidence window of that selection (ms; the INCF competition's 2 ms,
+ * widened to two map steps for coarse maps). */
+#define MAP_GAMMA_DELTA_MS 2.0
 
 void nm_map_opts_default(nm_map_opts *o)
 {
@@ -95,13 +101,15 @@ static void map_from_y(const nm_map *m, const float *y, double *x)
     }
 }
 
-/* Standardised step: xs (D) -> xs_next (D). */
-static void map_step_std(const nm_map *m, double ps, const float *xs, float *xs_next)
+/* Standardised step: xs (D) -> xs_next (D); us is used only by a map with
+ * an input channel. */
+static void map_step_std(const nm_map *m, double ps, double us, const float *xs, float *xs_next)
 {
-    float in[NM_MAP_MAX_D + 1], out[NM_MAP_MAX_D];
+    float in[NM_MAP_MAX_D + 2], out[NM_MAP_MAX_D];
     size_t D = m->D;
     memcpy(in, xs, D * sizeof *in);
     in[D] = (float)ps;
+    if (m->nu) in[D + 1] = (float)us;
     if (m->nmembers <= 1) {
         nm_mlp_apply1(m->net, in, out); /* widths checked at alloc/load */
     } else {
@@ -116,12 +124,19 @@ static void map_step_std(const nm_map *m, double ps, const float *xs, float *xs_
     for (size_t j = 0; j < D; j++) xs_next[j] = xs[j] + (float)m->d_scale[j] * out[j];
 }
 
+static double map_scale_u(const nm_map *m, double u) { return m->nu ? (u - m->u_center) / m->u_half : 0; }
+
 nm_status nm_map_step(const nm_map *m, double p, const double *x, double *x_next)
+{
+    return nm_map_step_u(m, p, 0, x, x_next);
+}
+
+nm_status nm_map_step_u(const nm_map *m, double p, double u, const double *x, double *x_next)
 {
     float xs[NM_MAP_MAX_D] = {0}, xn[NM_MAP_MAX_D] = {0};
     size_t D = m->D;
     map_to_y(m, x, xs);
-    map_step_std(m, (p - m->p_center) / m->p_half, xs, xn);
+    map_step_std(m, (p - m->p_center) / m->p_half, map_scale_u(m, u), xs, xn);
     for (size_t j = 0; j < D; j++) {
         if (!isfinite(xn[j]) || fabs(xn[j]) > m->bound)
             return nm_fail(NM_ENUMERIC, "map diverged: latent unit %zu reached %g standard deviations (bound %g)",
@@ -134,16 +149,25 @@ nm_status nm_map_step(const nm_map *m, double p, const double *x, double *x_next
 /* ---- training data ----------------------------------------------------- */
 
 typedef struct map_data {
-    size_t D, nseries;
+    size_t D, nseries, nu;
     float **xs;       /* per series [T x D], standardised */
+    float **us;       /* nu: per series [T] scaled input over step t -> t+1 */
     size_t *T;
+    size_t *Tfit;     /* states used for training (nu: without the held-out end) */
     double *ps;       /* scaled p per series */
 } map_data;
+
+/* Scaled input of series s over step t (0 = no input for a series without). */
+static float map_data_u(const map_data *d, size_t s, size_t t) { return d->us ? d->us[s][t] : 0.0f; }
 
 static void map_data_free(map_data *d)
 {
     if (d->xs)
         for (size_t s = 0; s < d->nseries; s++) free(d->xs[s]);
+    if (d->us)
+        for (size_t s = 0; s < d->nseries; s++) free(d->us[s]);
+    free(d->us);
+    free(d->Tfit);
     free(d->xs);
     free(d->T);
     free(d->ps);
@@ -258,13 +282,50 @@ static nm_status map_data_build(const nm_map_series *series, size_t nseries, siz
     }
     m->p_center = 0.5 * (pmin + pmax);
     m->p_half = pmax > pmin ? 0.5 * (pmax - pmin) : 1.0;
+    /* The input channel: scaled so the range seen in training (0 included
+     * when some series has no input) maps to [-1, 1], like p. */
+    m->nu = 0;
+    double umin = INFINITY, umax = -INFINITY;
+    int some_without = 0;
+    for (size_t s = 0; s < nseries; s++) {
+        if (!series[s].u) {
+            some_without = 1;
+            continue;
+        }
+        m->nu = 1;
+        for (size_t t = 0; t + 1 < series[s].T; t++) {
+            double u = series[s].u[t];
+            if (!isfinite(u)) return nm_fail(NM_EDATA, "map: input of series %zu is not finite at step %zu", s, t);
+            umin = fmin(umin, u);
+            umax = fmax(umax, u);
+        }
+    }
+    if (m->nu && some_without) {
+        umin = fmin(umin, 0);
+        umax = fmax(umax, 0);
+    }
+    if (m->nu) {
+        m->u_lo = umin;
+        m->u_hi = umax;
+        m->u_center = 0.5 * (umin + umax);
+        m->u_half = umax > umin ? 0.5 * (umax - umin) : 1.0;
+    }
+    d->nu = m->nu;
 
     d->xs = nm_calloc(nseries, sizeof *d->xs);
     d->T = nm_calloc(nseries, sizeof *d->T);
+    d->Tfit = nm_calloc(nseries, sizeof *d->Tfit);
     d->ps = nm_calloc(nseries, sizeof *d->ps);
-    if (!d->xs || !d->T || !d->ps) return NM_ENOMEM;
+    if (!d->xs || !d->T || !d->Tfit || !d->ps) return NM_ENOMEM;
+    if (m->nu && !(d->us = nm_calloc(nseries, sizeof *d->us))) return NM_ENOMEM;
     for (size_t s = 0; s < nseries; s++) {
         d->T[s] = series[s].T;
+        d->Tfit[s] = m->nu ? series[s].T - (size_t)(MAP_HOLD_FRAC * (double)series[s].T) : series[s].T;
+        if (m->nu) {
+            if (!(d->us[s] = nm_malloc(series[s].T * sizeof(float)))) return NM_ENOMEM;
+            for (size_t t = 0; t < series[s].T; t++)
+                d->us[s][t] = series[s].u ? (float)map_scale_u(m, series[s].u[t]) : (float)map_scale_u(m, 0);
+        }
         d->ps[s] = (series[s].p - m->p_center) / m->p_half;
         d->xs[s] = nm_malloc(series[s].T * D * sizeof(float));
         if (!d->xs[s]) return NM_ENOMEM;
@@ -307,7 +368,16 @@ static nm_status map_data_build(const nm_map_series *series, size_t nseries, siz
 
 typedef struct map_truth {
     nm_regime r;
+    double *hold_spikes;   /* nu: spike times (ms) in the held-out end, from its start */
+    size_t nhold;
 } map_truth;
+
+static void map_truth_free(map_truth *t, size_t n)
+{
+    if (t)
+        for (size_t s = 0; s < n; s++) free(t[s].hold_spikes);
+    free(t);
+}
 
 static int regimes_match(const nm_regime *a, const nm_regime *b)
 {
@@ -337,7 +407,7 @@ static nm_status map_free_regime(const nm_map *m, const nm_map_opts *o, double p
     double x[NM_MAP_MAX_D];
     memcpy(xs, xs0, D * sizeof *xs);
     for (size_t k = 0; k < ntr + nwin; k++) {
-        map_step_std(m, ps, xs, xn);
+        map_step_std(m, ps, map_scale_u(m, 0), xs, xn);
         for (size_t j = 0; j < D; j++) {
             if (!isfinite(xn[j]) || fabs(xn[j]) > m->bound) return NM_ENUMERIC;
             xs[j] = xn[j];
@@ -358,12 +428,76 @@ static nm_status map_free_regime(const nm_map *m, const nm_map_opts *o, double p
     return st;
 }
 
+/* Held-out window of series s for a map with an input channel: steps
+ * [Tfit, T) (starting from the true state at Tfit). */
+static double map_gamma_delta(const nm_map_opts *o) { return fmax(MAP_GAMMA_DELTA_MS, 2 * o->dt_ms); }
+
+/* Driven run over the held-out end of series s from its true state, decoded
+ * V into v; spikes compared with the truth's: Gamma into *gamma.  NM_ENUMERIC
+ * if the run diverged. */
+static nm_status map_driven_gamma(const nm_map *m, const nm_map_opts *o, const map_data *d, size_t s,
+                                  const map_truth *truth, double *v, double *gamma)
+{
+    size_t D = m->D, t0 = d->Tfit[s], n = d->T[s] - t0;
+    float xs[NM_MAP_MAX_D], xn[NM_MAP_MAX_D];
+    double x[NM_MAP_MAX_D];
+    memcpy(xs, d->xs[s] + t0 * D, D * sizeof *xs);
+    map_from_y(m, xs, x);
+    v[0] = o->decode(x, o->decode_ctx);
+    for (size_t k = 1; k < n; k++) {
+        map_step_std(m, d->ps[s], map_data_u(d, s, t0 + k - 1), xs, xn);
+        for (size_t j = 0; j < D; j++) {
+            if (!isfinite(xn[j]) || fabs(xn[j]) > m->bound) return NM_ENUMERIC;
+            xs[j] = xn[j];
+        }
+        map_from_y(m, xs, x);
+        v[k] = o->decode(x, o->decode_ctx);
+    }
+    double *t = NULL;
+    size_t ns = 0;
+    double hyst = o->hysteresis_mv > 0 ? o->hysteresis_mv : 2.0;
+    nm_status st = nm_spikes_detect_hyst(v, n, o->dt_ms, 0, o->threshold_mv, hyst, &t, &ns);
+    if (st) return st;
+    nm_coincidence c;
+    st = nm_coincidence_factor(truth[s].hold_spikes, truth[s].nhold, t, ns, map_gamma_delta(o),
+                               (double)n * o->dt_ms, &c);
+    free(t);
+    /* A model firing so fast that chance fills the window is as bad as it gets. */
+    *gamma = st == NM_OK ? c.gamma : -1;
+    return NM_OK;
+}
+
+/* Score of a map with an input channel: 1000 x the mean Gamma of driven
+ * runs over the held-out ends; *nmatch counts series with Gamma >= 0.9. */
+static double map_select_score_driven(const nm_map *m, const nm_map_opts *o, const map_data *d,
+                                      const map_truth *truth, int *nmatch)
+{
+    size_t nmax = 0;
+    for (size_t s = 0; s < d->nseries; s++) nmax = d->T[s] - d->Tfit[s] > nmax ? d->T[s] - d->Tfit[s] : nmax;
+    double *v = malloc((nmax ? nmax : 1) * sizeof *v);
+    if (!v) return -INFINITY;
+    double score = 0;
+    *nmatch = 0;
+    for (size_t s = 0; s < d->nseries; s++) {
+        double g = 0;
+        if (map_driven_gamma(m, o, d, s, truth, v, &g) != NM_OK) {
+            score -= 2000; /* diverged */
+            continue;
+        }
+        score += 1000 * g / (double)d->nseries;
+        if (g >= 0.9) (*nmatch)++;
+    }
+    free(v);
+    return score;
+}
+
 /* Score of the current weights: 1000 per matching training p, minus a
  * tie-break penalty for period mismatch (so among equal counts the closest
  * periods win). */
 static double map_select_score(const nm_map *m, const nm_map_opts *o, const map_data *d,
                                const map_truth *truth, const float *xs_start, int *nmatch)
 {
+    if (m->nu) return map_select_score_driven(m, o, d, truth, nmatch);
     size_t nwin = (size_t)(o->select_window_ms / o->dt_ms);
     double *v = malloc(nwin * sizeof *v);
     if (!v) return -INFINITY;
@@ -409,6 +543,13 @@ static nm_status map_truth_regimes(const nm_map_series *series, const map_data *
         nm_regime_opts ro;
         map_regime_opts(o, &ro);
         if (!st) st = nm_regime_classify(times, ns, (double)T * o->dt_ms, &ro, &truth[s].r);
+        if (!st && d->nu && d->Tfit) {
+            /* The held-out end's own spikes, detected on its window alone
+             * the way the driven runs' are. */
+            size_t t0 = d->Tfit[s];
+            st = nm_spikes_detect_hyst(v + t0, T - t0, o->dt_ms, 0, o->threshold_mv, hyst, &truth[s].hold_spikes,
+                                       &truth[s].nhold);
+        }
         free(times);
         free(v);
         if (st) return st;
@@ -449,16 +590,16 @@ static nm_status check_opts(const nm_map_opts *o, size_t D)
 static nm_status train_onestep(nm_map *m, const map_data *d, const nm_map_opts *o, nm_rng *rng,
                                nm_adam *adam, double t_start, double *final_val)
 {
-    size_t D = d->D, B = o->batch;
-    /* Pair index: (series, t) with t+1 < T; validation = last MAP_VAL_FRAC of each series. */
+    size_t D = d->D, B = o->batch, ld = D + 1 + d->nu;
+    /* Pair index: (series, t) with t+1 < Tfit; validation = last MAP_VAL_FRAC of each series. */
     size_t ntr = 0, nval = 0;
     for (size_t s = 0; s < d->nseries; s++) {
-        size_t np = d->T[s] - 1, nv = (size_t)((double)np * MAP_VAL_FRAC);
+        size_t np = d->Tfit[s] - 1, nv = (size_t)((double)np * MAP_VAL_FRAC);
         ntr += np - nv;
         nval += nv;
     }
     size_t *tr = nm_malloc((ntr + nval) * 2 * sizeof *tr);
-    float *in = nm_malloc(B * (D + 1) * sizeof *in), *tg = nm_malloc(B * D * sizeof *tg);
+    float *in = nm_malloc(B * ld * sizeof *in), *tg = nm_malloc(B * D * sizeof *tg);
     float *dy = nm_malloc(B * D * sizeof *dy);
     nm_mlp_ws *ws = nm_mlp_ws_alloc(m->net, B);
     nm_status st = NM_OK;
@@ -469,7 +610,7 @@ static nm_status train_onestep(nm_map *m, const map_data *d, const nm_map_opts *
     size_t *va = tr + 2 * ntr;
     size_t it = 0, iv = 0;
     for (size_t s = 0; s < d->nseries; s++) {
-        size_t np = d->T[s] - 1, nv = (size_t)((double)np * MAP_VAL_FRAC);
+        size_t np = d->Tfit[s] - 1, nv = (size_t)((double)np * MAP_VAL_FRAC);
         for (size_t t = 0; t < np; t++) {
             size_t *dst = t < np - nv ? tr + 2 * it++ : va + 2 * iv++;
             dst[0] = s;
@@ -492,12 +633,13 @@ static nm_status train_onestep(nm_map *m, const map_data *d, const nm_map_opts *
                 const float *x0 = d->xs[s] + t * D, *x1 = x0 + D;
                 for (size_t j = 0; j < D; j++) {
                     float noise = (float)(o->noise * nm_rng_gauss(rng));
-                    in[r * (D + 1) + j] = x0[j] + noise;
+                    in[r * ld + j] = x0[j] + noise;
                     /* The target is the true next state, so the net also
                      * learns to pull a perturbed state back (denoising). */
                     tg[r * D + j] = (x1[j] - (x0[j] + noise)) / (float)m->d_scale[j];
                 }
-                in[r * (D + 1) + D] = (float)d->ps[s];
+                in[r * ld + D] = (float)d->ps[s];
+                if (d->nu) in[r * ld + D + 1] = map_data_u(d, s, t);
             }
             nm_mlp_zero_grad(m->net);
             st = nm_mlp_forward(m->net, ws, B, in, NULL);
@@ -518,10 +660,11 @@ static nm_status train_onestep(nm_map *m, const map_data *d, const nm_map_opts *
                 size_t s = va[2 * (b0 + r)], t = va[2 * (b0 + r) + 1];
                 const float *x0 = d->xs[s] + t * D, *x1 = x0 + D;
                 for (size_t j = 0; j < D; j++) {
-                    in[r * (D + 1) + j] = x0[j];
+                    in[r * ld + j] = x0[j];
                     tg[r * D + j] = (x1[j] - x0[j]) / (float)m->d_scale[j];
                 }
-                in[r * (D + 1) + D] = (float)d->ps[s];
+                in[r * ld + D] = (float)d->ps[s];
+                if (d->nu) in[r * ld + D + 1] = map_data_u(d, s, t);
             }
             st = nm_mlp_forward(m->net, ws, bb, in, NULL);
             if (st) goto done;
@@ -557,24 +700,35 @@ void nm_map_rollout_free(nm_map_rollout *r)
     free(r->tgt);
     free(r->din);
     free(r->ps);
+    free(r->us);
     free(r->dout);
 }
 
 nm_status nm_map_rollout_alloc(nm_map_rollout *r, const nm_mlp *net, size_t K, size_t B, size_t D)
 {
+    return nm_map_rollout_alloc_u(r, net, K, B, D, 0);
+}
+
+nm_status nm_map_rollout_alloc_u(nm_map_rollout *r, const nm_mlp *net, size_t K, size_t B, size_t D, size_t nu)
+{
     memset(r, 0, sizeof *r);
+    if (nu > 1) return nm_fail(NM_EINVAL, "map: at most one input channel (got %zu)", nu);
+    const size_t ld = D + 1 + nu;
     r->K = K;
     r->B = B;
     r->D = D;
+    r->nu = nu;
     r->x = nm_malloc((K + 1) * B * D * sizeof(float));
-    r->in = nm_malloc(K * B * (D + 1) * sizeof(float));
+    r->in = nm_malloc(K * B * ld * sizeof(float));
     r->g = nm_malloc((K + 1) * B * D * sizeof(float));
     r->tgt = nm_malloc((K + 1) * B * D * sizeof(float));
-    r->din = nm_malloc(B * (D + 1) * sizeof(float));
+    r->din = nm_malloc(B * ld * sizeof(float));
     r->ps = nm_malloc(B * sizeof(float));
+    r->us = nu ? nm_calloc(K * B, sizeof(float)) : NULL;
     r->dout = nm_malloc(B * D * sizeof(float));
     r->ws = nm_calloc(K, sizeof *r->ws);
-    if (!r->x || !r->in || !r->g || !r->tgt || !r->din || !r->ps || !r->dout || !r->ws) return NM_ENOMEM;
+    if (!r->x || !r->in || !r->g || !r->tgt || !r->din || !r->ps || (nu && !r->us) || !r->dout || !r->ws)
+        return NM_ENOMEM;
     for (size_t k = 0; k < K; k++)
         if (!(r->ws[k] = nm_mlp_ws_alloc(net, B))) return NM_ENOMEM;
     return NM_OK;
@@ -583,13 +737,14 @@ nm_status nm_map_rollout_alloc(nm_map_rollout *r, const nm_mlp *net, size_t K, s
 nm_status nm_map_rollout_loss(nm_map *m, nm_map_rollout *r, double *loss_out, int with_grad)
 {
     size_t K = r->K, B = r->B, D = r->D;
-    const size_t ld = D + 1;
+    const size_t ld = D + 1 + r->nu;
     nm_status st;
     for (size_t k = 0; k < K; k++) {
         float *xk = r->x + k * B * D, *xn = xk + B * D, *in = r->in + k * B * ld;
         for (size_t b = 0; b < B; b++) {
             memcpy(in + b * ld, xk + b * D, D * sizeof(float));
             in[b * ld + D] = r->ps[b];
+            if (r->nu) in[b * ld + D + 1] = r->us[k * B + b];
         }
         if ((st = nm_mlp_forward(m->net, r->ws[k], B, in, NULL))) return st;
         const float *out = nm_mlp_ws_output(r->ws[k]);
@@ -628,12 +783,12 @@ static nm_status rollout_step(nm_map *m, const map_data *d, const nm_map_opts *o
 {
     size_t K = r->K, B = r->B, D = r->D;
     size_t total = 0;
-    for (size_t s = 0; s < d->nseries; s++) total += d->T[s] > K ? d->T[s] - K : 0;
+    for (size_t s = 0; s < d->nseries; s++) total += d->Tfit[s] > K ? d->Tfit[s] - K : 0;
     if (total == 0) return nm_fail(NM_EDATA, "map: series are shorter than the rollout (%zu steps)", K);
     for (size_t b = 0; b < B; b++) {
         size_t u = (size_t)nm_rng_below(rng, total), s = 0;
         for (;;) {
-            size_t avail = d->T[s] > K ? d->T[s] - K : 0;
+            size_t avail = d->Tfit[s] > K ? d->Tfit[s] - K : 0;
             if (u < avail) break;
             u -= avail;
             s++;
@@ -642,6 +797,8 @@ static nm_status rollout_step(nm_map *m, const map_data *d, const nm_map_opts *o
         for (size_t k = 0; k <= K; k++) memcpy(r->tgt + (k * B + b) * D, src + k * D, D * sizeof(float));
         for (size_t j = 0; j < D; j++) r->x[b * D + j] = src[j] + (float)(o->noise * nm_rng_gauss(rng));
         r->ps[b] = (float)d->ps[s];
+        if (r->nu)
+            for (size_t k = 0; k < K; k++) r->us[k * B + b] = map_data_u(d, s, u + k);
     }
     return nm_map_rollout_loss(m, r, loss_out, 1);
 }
@@ -702,7 +859,7 @@ static nm_status train_member(const nm_map_series *series, size_t nseries, size_
     }
     size_t sizes[6];
     nm_act acts[5];
-    sizes[0] = D + 1;
+    sizes[0] = D + 1 + m->nu;
     for (size_t i = 0; i < o->nhidden; i++) {
         sizes[i + 1] = o->hidden[i];
         acts[i] = NM_ACT_TANH;
@@ -764,7 +921,7 @@ static nm_status train_member(const nm_map_series *series, size_t nseries, size_
     }
     for (size_t sg = 0; sg < o->nstages; sg++) {
         nm_map_rollout rb;
-        st = nm_map_rollout_alloc(&rb, m->net, o->rollout_len[sg], o->rollout_batch, D);
+        st = nm_map_rollout_alloc_u(&rb, m->net, o->rollout_len[sg], o->rollout_batch, D, m->nu);
         if (st) {
             nm_map_rollout_free(&rb);
             goto fail;
@@ -828,7 +985,7 @@ fail:
     map_data_free(&d);
     nm_adam_free(adam);
     nm_ema_free(ema);
-    free(truth);
+    map_truth_free(truth, nseries);
     free(best);
     free(saved);
     nm_map_free(m);
@@ -1075,7 +1232,7 @@ nm_status nm_map_choose_start(const nm_map *m, const nm_map_series *series, size
         rep->match[s] = match[best * nseries + s];
     }
 done:
-    free(truth);
+    map_truth_free(truth, nseries);
     free(cand);
     free(match);
     free(div);
@@ -1118,6 +1275,15 @@ nm_status nm_map_to_mf(const nm_map *m, nm_mf *mf)
     if ((st = nm_mf_add_scalar_f64(mf, "map.p_half", m->p_half))) return st;
     if ((st = nm_mf_add_f64(mf, "map.d_scale", m->d_scale, m->D))) return st;
     if ((st = nm_mf_add_scalar_f64(mf, "map.bound", m->bound))) return st;
+    if (m->nu) {
+        /* Written only for maps with an input channel: files without them
+         * are the constant-p maps they always were. */
+        if ((st = nm_mf_add_scalar_i32(mf, "map.nu", (int32_t)m->nu))) return st;
+        if ((st = nm_mf_add_scalar_f64(mf, "map.u_center", m->u_center))) return st;
+        if ((st = nm_mf_add_scalar_f64(mf, "map.u_half", m->u_half))) return st;
+        if ((st = nm_mf_add_scalar_f64(mf, "map.u_lo", m->u_lo))) return st;
+        if ((st = nm_mf_add_scalar_f64(mf, "map.u_hi", m->u_hi))) return st;
+    }
     return NM_OK;
 }
 
@@ -1135,9 +1301,24 @@ nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out)
     if ((st = nm_mf_get_i32(mf, "map.sizes", NM_MF_ANY, &sizes, &nsz))) return st;
     if (nsz < 2 || nsz > 6) return nm_fail(NM_EFORMAT, "map.sizes has %zu entries (need 2..6)", nsz);
     if ((st = nm_mf_get_i32(mf, "map.acts", nsz - 1, &acts, &nact))) return st;
-    if (sizes[0] != D + 1 || sizes[nsz - 1] != D)
+    int32_t nu = 0; /* files without map.nu: no input channel */
+    double u_center = 0, u_half = 1, u_lo = 0, u_hi = 0;
+    if (nm_mf_has(mf, "map.nu")) {
+        if ((st = nm_mf_get_scalar_i32(mf, "map.nu", &nu))) return st;
+        if (nu < 0 || nu > 1) return nm_fail(NM_EFORMAT, "map.nu = %d is not 0 or 1", (int)nu);
+        if (nu && ((st = nm_mf_get_scalar_f64(mf, "map.u_center", &u_center)) ||
+                   (st = nm_mf_get_scalar_f64(mf, "map.u_half", &u_half)) ||
+                   (st = nm_mf_get_scalar_f64(mf, "map.u_lo", &u_lo)) ||
+                   (st = nm_mf_get_scalar_f64(mf, "map.u_hi", &u_hi))))
+            return st;
+        if (nu && (!isfinite(u_center) || !(u_half > 0) || !isfinite(u_half) || !isfinite(u_lo) ||
+                   !isfinite(u_hi) || u_lo > u_hi))
+            return nm_fail(NM_EFORMAT, "map input scaling (u_center %g, u_half %g, range %g..%g) is not valid",
+                           u_center, u_half, u_lo, u_hi);
+    }
+    if (sizes[0] != D + 1 + nu || sizes[nsz - 1] != D)
         return nm_fail(NM_EFORMAT, "map.sizes runs %d..%d, expected %d..%d for D = %d", (int)sizes[0],
-                       (int)sizes[nsz - 1], (int)D + 1, (int)D, (int)D);
+                       (int)sizes[nsz - 1], (int)(D + 1 + nu), (int)D, (int)D);
     size_t usz[6];
     nm_act uact[5];
     for (size_t i = 0; i < nsz; i++) {
@@ -1172,6 +1353,11 @@ nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out)
     nm_map *m = nm_calloc(1, sizeof *m);
     if (!m) return NM_ENOMEM;
     m->D = (size_t)D;
+    m->nu = (size_t)nu;
+    m->u_center = u_center;
+    m->u_half = u_half;
+    m->u_lo = u_lo;
+    m->u_hi = u_hi;
     memcpy(m->A, A, (size_t)(D * D) * sizeof *A);
     memcpy(m->A_inv, Ainv, (size_t)(D * D) * sizeof *Ainv);
     if ((st = nm_mf_get_scalar_f64(mf, "map.p_center", &m->p_center)) ||

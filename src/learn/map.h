@@ -5,6 +5,9 @@
  * p is scaled so the training range maps to [-1, 1] (ps = (p - center) / half).
  * The network G: [xs (D), ps] -> [D] is a tanh MLP and the map is residual:
  *     xs(n+1) = xs(n) + G(xs(n), ps).
+ * A map with an input channel (nu = 1, issue 11) also sees the input over
+ * the step, scaled like p (us = (u - u_center) / u_half):
+ *     xs(n+1) = xs(n) + G(xs(n), ps, us(n)).
  *
  * Training (nm_map_train) runs in stages, chosen by measurement (docs/map.md):
  *   1. one-step teacher forcing with Gaussian noise on the input state;
@@ -28,7 +31,7 @@
 
 typedef struct nm_map {
     size_t D;
-    nm_mlp *net;                       /* [D+1] -> hidden... -> [D]: member 0 */
+    nm_mlp *net;                       /* [D+1+nu] -> hidden... -> [D]: member 0 */
     size_t nmembers;                   /* ensemble size (>= 1) */
     nm_mlp *members[NM_MAP_MAX_ENSEMBLE]; /* members[0] == net; the step averages
                                              the members' outputs G */
@@ -40,6 +43,9 @@ typedef struct nm_map {
     double A[NM_MAP_MAX_D * NM_MAP_MAX_D];
     double A_inv[NM_MAP_MAX_D * NM_MAP_MAX_D];
     double p_center, p_half;           /* ps = (p - p_center) / p_half */
+    size_t nu;                         /* 0, or 1: the map has an input channel */
+    double u_center, u_half;           /* us = (u - u_center) / u_half */
+    double u_lo, u_hi;                 /* the input range seen in training (raw units) */
     double d_scale[NM_MAP_MAX_D];      /* xs' = xs + d_scale .* G(xs, ps) */
     double bound;                      /* max |xs| of a bounded run */
 } nm_map;
@@ -53,6 +59,10 @@ typedef struct nm_map_series {
     const double *v;   /* optional [T] V (mV) of state t, e.g. decoded once by the
                           caller: the regime the selection aims at is read from
                           it, spikes with hysteresis_mv (NULL: decode x here) */
+    const double *u;   /* optional [T] input over the step from state t to t+1
+                          (raw units; u[T-1] unused).  If any series has one,
+                          the map gets an input channel; series without one
+                          are driven by u = 0 */
 } nm_map_series;
 
 /* Decode a latent state (raw units) to V in mV: used to detect spikes in free
@@ -124,6 +134,10 @@ void nm_map_free(nm_map *m);
 /* One step in raw latent units; allocation-free, thread-safe.  NM_ENUMERIC
  * if the new state is not finite or leaves |xs| <= bound. */
 nm_status nm_map_step(const nm_map *m, double p, const double *x, double *x_next);
+/* The same driven by input u over the step (raw units; ignored by a map
+ * without an input channel).  u is used as given: callers clamp it to
+ * [u_lo, u_hi] if they want to stay inside the trained range. */
+nm_status nm_map_step_u(const nm_map *m, double p, double u, const double *x, double *x_next);
 
 /* The start state of a model: every training p is free-run from each
  * candidate (first states and later states of the training series) and
@@ -161,15 +175,19 @@ nm_status nm_map_from_mf(const nm_mf *mf, nm_map **out);
 typedef struct nm_map_rollout {
     size_t K, B, D;
     float *x;        /* [(K+1) x B x D] states along the run */
-    float *in;       /* [K x B x (D+1)] network inputs */
+    float *in;       /* [K x B x (D+1+nu)] network inputs */
     float *g;        /* [(K+1) x B x D] dL/dx */
     float *tgt;      /* [(K+1) x B x D] true states */
-    float *din;      /* [B x (D+1)] */
+    float *din;      /* [B x (D+1+nu)] */
     float *dout;     /* [B x D] */
     float *ps;       /* [B] scaled p of each row */
+    size_t nu;       /* inputs per step (0 or 1, the map's nu) */
+    float *us;       /* [K x B] scaled input of row b at step k (NULL when nu = 0) */
     nm_mlp_ws **ws;  /* [K] one tape per step */
 } nm_map_rollout;
 nm_status nm_map_rollout_alloc(nm_map_rollout *r, const nm_mlp *net, size_t K, size_t B, size_t D);
+/* The same for a map with nu inputs per step (0 or 1). */
+nm_status nm_map_rollout_alloc_u(nm_map_rollout *r, const nm_mlp *net, size_t K, size_t B, size_t D, size_t nu);
 void nm_map_rollout_free(nm_map_rollout *r);
 nm_status nm_map_rollout_loss(nm_map *m, nm_map_rollout *r, double *loss, int with_grad);
 

@@ -216,9 +216,21 @@ static nm_status check_map(const ck *c, int32_t vae_D, double vae_dt)
                        NM_MLP_APPLY1_MAX_WIDTH);
         usz[i] = (size_t)sizes[i];
     }
-    if (usz[0] != (size_t)D + 1 || usz[nsz - 1] != (size_t)D)
-        return bad(c, "entry 'map.sizes' runs %zu..%zu, but map.D = %d requires %d..%d", usz[0], usz[nsz - 1],
-                   (int)D, (int)D + 1, (int)D);
+    /* A map with an input channel (map.nu = 1, issue 11) takes [x, p, u]. */
+    int32_t nu = 0;
+    if (nm_mf_has(c->mf, "map.nu") && (st = get_i32(c, "map.nu", 0, 1, &nu))) return st;
+    if (nu) {
+        double uc, uh, ulo, uhi;
+        if ((st = get_f64(c, "map.u_center", -MC_MAX_P, MC_MAX_P, &uc)) ||
+            (st = get_f64(c, "map.u_half", DBL_MIN, MC_MAX_P, &uh)) ||
+            (st = get_f64(c, "map.u_lo", -MC_MAX_P, MC_MAX_P, &ulo)) ||
+            (st = get_f64(c, "map.u_hi", -MC_MAX_P, MC_MAX_P, &uhi)))
+            return st;
+        if (ulo > uhi) return bad(c, "entry 'map.u_lo' = %g is above 'map.u_hi' = %g", ulo, uhi);
+    }
+    if (usz[0] != (size_t)D + 1 + (size_t)nu || usz[nsz - 1] != (size_t)D)
+        return bad(c, "entry 'map.sizes' runs %zu..%zu, but map.D = %d and map.nu = %d require %d..%d", usz[0],
+                   usz[nsz - 1], (int)D, (int)nu, (int)(D + 1 + nu), (int)D);
     if ((st = nm_mf_get_i32(c->mf, "map.acts", nsz - 1, &acts, NULL))) return relabel(c, st);
     for (size_t i = 0; i + 1 < nsz; i++) {
         if (acts[i] < 0 || acts[i] >= NM_ACT_COUNT)

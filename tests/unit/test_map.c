@@ -15,11 +15,16 @@
 #define FD_RTOL 2e-2
 #define FD_ATOL 2e-4
 
-static nm_map *tiny_map(size_t D, size_t hidden, uint64_t seed)
+static nm_map *tiny_map_u(size_t D, size_t hidden, uint64_t seed, size_t nu)
 {
     nm_map *m = nm_calloc(1, sizeof *m);
     m->D = D;
-    size_t sizes[4] = {D + 1, hidden, hidden, D};
+    m->nu = nu;
+    m->u_center = 0.2;
+    m->u_half = 0.5;
+    m->u_lo = -0.3;
+    m->u_hi = 0.7;
+    size_t sizes[4] = {D + 1 + nu, hidden, hidden, D};
     nm_act acts[3] = {NM_ACT_TANH, NM_ACT_TANH, NM_ACT_IDENTITY};
     m->net = nm_mlp_alloc(3, sizes, acts);
     nm_rng rng;
@@ -37,20 +42,26 @@ static nm_map *tiny_map(size_t D, size_t hidden, uint64_t seed)
     return m;
 }
 
+static nm_map *tiny_map(size_t D, size_t hidden, uint64_t seed) { return tiny_map_u(D, hidden, seed, 0); }
+
 static void fill_rollout(nm_map_rollout *r, nm_rng *rng)
 {
     size_t K = r->K, B = r->B, D = r->D;
     for (size_t i = 0; i < B * D; i++) r->x[i] = (float)nm_rng_gauss(rng);
     for (size_t i = 0; i < (K + 1) * B * D; i++) r->tgt[i] = (float)nm_rng_gauss(rng);
     for (size_t b = 0; b < B; b++) r->ps[b] = (float)(2 * nm_rng_uniform(rng) - 1);
+    if (r->nu)
+        for (size_t i = 0; i < K * B; i++) r->us[i] = (float)(2 * nm_rng_uniform(rng) - 1);
 }
 
-static void test_rollout_gradient(void)
+/* nu = 0: the constant-p map; nu = 1: driven by a different input at every
+ * step of every row (issue 11's input-conditioned rollout loss). */
+static void rollout_gradient(size_t nu)
 {
     const size_t D = 3, K = 5, B = 4;
-    nm_map *m = tiny_map(D, 8, 7);
+    nm_map *m = tiny_map_u(D, 8, 7, nu);
     nm_map_rollout r;
-    CHECK_OK(nm_map_rollout_alloc(&r, m->net, K, B, D));
+    CHECK_OK(nm_map_rollout_alloc_u(&r, m->net, K, B, D, nu));
     nm_rng rng;
     nm_rng_seed(&rng, 11);
     fill_rollout(&r, &rng);
@@ -94,7 +105,115 @@ static void test_rollout_gradient(void)
         nm_map_rollout_loss(m, &r, &lm, 0);
         CHECK_CLOSE(g0[i], (lp - lm) / (2.0 * FD_EPS), FD_RTOL, FD_ATOL);
     }
+    if (nu) {
+        /* The input reaches the loss: changing one step's input changes it. */
+        double l0, l1;
+        memcpy(r.x, x0, sizeof x0);
+        nm_map_rollout_loss(m, &r, &l0, 0);
+        r.us[2 * B + 1] += 0.5f;
+        memcpy(r.x, x0, sizeof x0);
+        nm_map_rollout_loss(m, &r, &l1, 0);
+        CHECK(fabs(l1 - l0) > 1e-6);
+    }
     nm_map_rollout_free(&r);
+    nm_map_free(m);
+}
+
+static void test_rollout_gradient(void) { rollout_gradient(0); }
+static void test_rollout_gradient_input(void) { rollout_gradient(1); }
+
+/* A forced linear system with a known answer: a damped rotation kicked by
+ * the input, x(n+1) = 0.95 R x(n) + (0.3 u(n), 0).  A map with an input
+ * channel learns it from three input sequences and predicts the response to
+ * a fourth (another seed) step by step; a map that ignores the input cannot. */
+static void forced_series(uint64_t seed, size_t T, double *x, double *u)
+{
+    nm_rng rng;
+    nm_rng_seed(&rng, seed);
+    const double c = 0.95 * cos(0.2), s = 0.95 * sin(0.2);
+    double a = 0, b = 0, w = 0;
+    for (size_t t = 0; t < T; t++) {
+        x[2 * t] = a;
+        x[2 * t + 1] = b;
+        w = 0.9 * w + 0.45 * nm_rng_gauss(&rng); /* AR(1) input, SD ~1 */
+        u[t] = w;
+        double na = c * a - s * b + 0.3 * u[t], nb = s * a + c * b;
+        a = na;
+        b = nb;
+    }
+}
+
+static void test_train_forced(void)
+{
+    enum { T = 3000 };
+    static double x[3][2 * T], u[3][T], xh[2 * T], uh[T];
+    nm_map_series s[3];
+    for (size_t i = 0; i < 3; i++) {
+        forced_series(100 + i, T, x[i], u[i]);
+        s[i] = (nm_map_series){x[i], T, 0.0, NULL, u[i]};
+    }
+    forced_series(999, T, xh, uh);
+    nm_map_opts o;
+    nm_map_opts_default(&o);
+    o.hidden[0] = o.hidden[1] = 32;
+    o.onestep_epochs = 30;
+    o.batch = 64;
+    o.nstages = 1;
+    o.rollout_len[0] = 10;
+    o.rollout_iters[0] = 150;
+    o.rollout_batch = 32;
+    o.rollout_lr = 3e-4;
+    o.seed = 3;
+    nm_map *m = NULL;
+    nm_map_report rep;
+    CHECK_OK(nm_map_train(s, 3, 2, &o, &m, &rep));
+    if (!m) return;
+    CHECK(m->nu == 1);
+    CHECK(m->u_lo < -2 && m->u_hi > 2);
+    /* Driven run over held-out input from the true start: the error stays
+     * a small part of the response's size (its SD is ~0.5). */
+    double xr[2] = {xh[0], xh[1]}, se = 0, sv = 0;
+    for (size_t t = 0; t + 1 < 400; t++) {
+        CHECK_OK(nm_map_step_u(m, 0.0, uh[t], xr, xr));
+        double e0 = xr[0] - xh[2 * (t + 1)], e1 = xr[1] - xh[2 * (t + 1) + 1];
+        se += e0 * e0 + e1 * e1;
+        sv += xh[2 * (t + 1)] * xh[2 * (t + 1)] + xh[2 * (t + 1) + 1] * xh[2 * (t + 1) + 1];
+    }
+    double rel = sqrt(se / sv);
+    CHECK_MSG(rel < 0.15, "driven run on held-out input: relative RMS error %.3f", rel);
+    /* The input matters: with u = 0 the run misses the response entirely. */
+    double x0[2] = {xh[0], xh[1]}, se0 = 0;
+    for (size_t t = 0; t + 1 < 400; t++) {
+        CHECK_OK(nm_map_step_u(m, 0.0, 0.0, x0, x0));
+        double e0 = x0[0] - xh[2 * (t + 1)], e1 = x0[1] - xh[2 * (t + 1) + 1];
+        se0 += e0 * e0 + e1 * e1;
+    }
+    CHECK(sqrt(se0 / sv) > 0.8);
+    /* Model-file round trip keeps the input channel, step for step. */
+    nm_mf *mf = nm_mf_alloc();
+    CHECK_OK(nm_map_to_mf(m, mf));
+    nm_map *r = NULL;
+    CHECK_OK(nm_map_from_mf(mf, &r));
+    if (r) {
+        double y1[2], y2[2], z[2] = {0.3, -0.2};
+        CHECK(r->nu == 1 && r->u_lo == m->u_lo && r->u_hi == m->u_hi);
+        CHECK_OK(nm_map_step_u(m, 0.0, 0.7, z, y1));
+        CHECK_OK(nm_map_step_u(r, 0.0, 0.7, z, y2));
+        CHECK(y1[0] == y2[0] && y1[1] == y2[1]);
+    }
+    nm_map_free(r);
+    /* A corrupted input scaling is refused with the entry named. */
+    nm_mf_remove(mf, "map.u_half");
+    nm_mf_add_scalar_f64(mf, "map.u_half", -1.0);
+    CHECK_FAILS(nm_map_from_mf(mf, &r), NM_EFORMAT, "input scaling");
+    nm_mf_remove(mf, "map.nu");
+    CHECK_FAILS(nm_map_from_mf(mf, &r), NM_EFORMAT, "map.sizes");
+    nm_mf_free(mf);
+    /* A non-finite input in training data is refused. */
+    u[1][17] = NAN;
+    nm_map *bad = NULL;
+    CHECK_FAILS(nm_map_train(s, 3, 2, &o, &bad, NULL), NM_EDATA, "input of series 1");
+    u[1][17] = 0;
     nm_map_free(m);
 }
 
@@ -165,7 +284,7 @@ static nm_map *train_hopf_n(uint64_t seed, size_t ensemble)
     hopf_series(0.25, 3000, a);
     hopf_series(1.0, 3000, b);
     hopf_series(0.5, 3000, c);
-    nm_map_series s[3] = {{a, 3000, 0.25, NULL}, {b, 3000, 1.0, NULL}, {c, 3000, 0.5, NULL}};
+    nm_map_series s[3] = {{a, 3000, 0.25, NULL, NULL}, {b, 3000, 1.0, NULL, NULL}, {c, 3000, 0.5, NULL, NULL}};
     nm_map_opts o;
     nm_map_opts_default(&o);
     o.hidden[0] = o.hidden[1] = 32;
@@ -252,7 +371,7 @@ static void test_slow_features(void)
         x[2 * t] = c * slow - s * fast + 1.0;
         x[2 * t + 1] = s * slow + c * fast - 2.0;
     }
-    nm_map_series ser = {x, T, 0.0, NULL};
+    nm_map_series ser = {x, T, 0.0, NULL, NULL};
     nm_map_opts o;
     nm_map_opts_default(&o);
     o.sfa = 1;
@@ -315,7 +434,7 @@ done:
 static void test_bad_inputs(void)
 {
     double x[100] = {0};
-    nm_map_series s = {x, 50, 0.0, NULL};
+    nm_map_series s = {x, 50, 0.0, NULL, NULL};
     nm_map *m = NULL;
     nm_map_opts o;
     nm_map_opts_default(&o);
@@ -348,7 +467,7 @@ static void test_choose_start(void)
     hopf_series(0.25, 3000, a);
     hopf_series(1.0, 3000, b);
     hopf_series(0.5, 3000, c);
-    nm_map_series s[3] = {{a, 3000, 0.25, NULL}, {b, 3000, 1.0, NULL}, {c, 3000, 0.5, NULL}};
+    nm_map_series s[3] = {{a, 3000, 0.25, NULL, NULL}, {b, 3000, 1.0, NULL, NULL}, {c, 3000, 0.5, NULL, NULL}};
     nm_map *m = train_hopf(42);
     if (!m) return;
     nm_map_opts o;
@@ -389,7 +508,7 @@ static void test_choose_start(void)
      * the decoded states: a flat recording is silent, so no start matches. */
     static double flat[3000];
     for (size_t t = 0; t < 3000; t++) flat[t] = -60 + 0.5 * sin(0.7 * (double)t); /* noise-like, below 20 */
-    nm_map_series sv[3] = {{a, 3000, 0.25, flat}, {b, 3000, 1.0, flat}, {c, 3000, 0.5, flat}};
+    nm_map_series sv[3] = {{a, 3000, 0.25, flat, NULL}, {b, 3000, 1.0, flat, NULL}, {c, 3000, 0.5, flat, NULL}};
     CHECK_OK(nm_map_choose_start(m, sv, 3, &o, x1, &rep));
     for (size_t i = 0; i < 3; i++) CHECK(rep.truth[i].cls == NM_REGIME_SILENT && !rep.match[i]);
     CHECK(rep.nmatch == 0);
@@ -398,7 +517,7 @@ static void test_choose_start(void)
     o.decode = NULL;
     CHECK_FAILS(nm_map_choose_start(m, s, 3, &o, x1, &rep), NM_EINVAL, "NULL");
     o.decode = hopf_decode;
-    nm_map_series shortser = {a, 10, 0.25, NULL};
+    nm_map_series shortser = {a, 10, 0.25, NULL, NULL};
     CHECK_FAILS(nm_map_choose_start(m, &shortser, 1, &o, x1, &rep), NM_EDATA, "need >= 20");
     nm_map_free(m);
 }
@@ -406,6 +525,8 @@ static void test_choose_start(void)
 int main(void)
 {
     NM_RUN(test_rollout_gradient);
+    NM_RUN(test_rollout_gradient_input);
+    NM_RUN(test_train_forced);
     NM_RUN(test_rollout_one_step);
     NM_RUN(test_step_and_guard);
     NM_RUN(test_train_hopf);
