@@ -5,7 +5,7 @@ Use /usr/bin/python3 (Debian's NEURON module lives there).  NEURON is
 imported on first use, not when this module is imported.
 
     from neuromap import neuron_support as ns
-    h = ns.load_mechanisms()               # build/mod of the source tree, or NEUROMAP_MECHDIR
+    h = ns.load_mechanisms()               # NEUROMAP_MECHDIR, the installed ones, or build/mod
     ...
     ns.run(10000, method="cvode")
 """
@@ -24,10 +24,21 @@ MECHANISMS = ("NeuroMapCell", "NeuroMapClamp", "srk")
 _SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def _installed(name):
+    """A path from neuromap/_install.py (an installed package), or None."""
+    try:
+        from . import _install
+    except ImportError:  # a source tree: no _install.py
+        return None
+    return getattr(_install, name, None)
+
+
 def find_mechdir():
     """The folder holding x86_64/.libs/libnrnmech.so: NEUROMAP_MECHDIR if set,
+    else the installed mechanisms (LIBDIR/neuromap, from neuromap/_install.py),
     else <source>/build/mod.  Raises OSError if it has no mechanism library."""
-    mechdir = os.environ.get("NEUROMAP_MECHDIR") or os.path.join(_SOURCE_ROOT, "build", "mod")
+    mechdir = (os.environ.get("NEUROMAP_MECHDIR") or _installed("MECHDIR")
+               or os.path.join(_SOURCE_ROOT, "build", "mod"))
     mechdir = os.path.abspath(mechdir)
     lib = os.path.join(mechdir, "x86_64", ".libs", "libnrnmech.so")
     if not os.path.exists(lib):
@@ -37,8 +48,9 @@ def find_mechdir():
 
 
 def hoc_dir():
-    """The folder of the hoc templates (srk_cell.hoc, learned_cell.hoc)."""
-    return os.path.join(_SOURCE_ROOT, "hoc")
+    """The folder of the hoc templates (srk_cell.hoc, learned_cell.hoc):
+    share/neuromap/hoc when installed, else <source>/hoc."""
+    return _installed("HOCDIR") or os.path.join(_SOURCE_ROOT, "hoc")
 
 
 def _h():

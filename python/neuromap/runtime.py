@@ -13,8 +13,10 @@ cell (mod/neuromap_cell.mod) makes with the same model, p and start state.
 
 Which libneuromap: ``NEUROMAP_LIB`` if set; else the one already mapped into
 this process (after ``neuron_support.load_mechanisms`` the mechanisms pull in
-the build tree's copy: using the same copy means one model registry); else
-``<source>/build/lib/libneuromap.so``.  Needs numpy; never imports NEURON.
+their copy: using the same copy means one model registry); else, for an
+installed package, the installed library (``neuromap/_install.py``, written by
+``cmake --install``); else ``<source>/build/lib/libneuromap.so``.  Needs
+numpy; never imports NEURON.
 """
 
 import ctypes
@@ -63,11 +65,18 @@ def find_library():
     mapped = _mapped_library()
     if mapped:
         return mapped
-    for cand in (os.path.join(_SOURCE_ROOT, "build", "lib", "libneuromap.so"),):
+    cands = []
+    try:
+        from . import _install
+        cands.append(os.path.join(_install.LIBDIR, "libneuromap.so.0"))
+    except ImportError:  # a source tree: no _install.py
+        pass
+    cands.append(os.path.join(_SOURCE_ROOT, "build", "lib", "libneuromap.so"))
+    for cand in cands:
         if os.path.exists(cand):
             return cand
-    raise OSError("libneuromap.so not found: build the project (scripts/build.sh) or set "
-                  "NEUROMAP_LIB to its path")
+    raise OSError("libneuromap.so not found (looked at %s): build the project "
+                  "(scripts/build.sh) or set NEUROMAP_LIB to its path" % ", ".join(cands))
 
 
 _lib = None
