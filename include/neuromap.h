@@ -221,6 +221,44 @@ typedef enum nm_sim_method {
     NM_SIM_MSBDF = 1
 } nm_sim_method;
 
+/* Injected current (issue 11; docs/input.md).  A protocol is a list of
+ * components whose currents are summed and injected into the V equation;
+ * positive = depolarising (current into the cell, like NEURON's IClamp).
+ * Currents are in the model's input unit (nm_model_input_unit): uA/cm2 for
+ * hh, ml1, ml2; pA for srk and srk_slow (their equations are scaled by
+ * tau = C/g_ref with C = NM_SRK_CM_PF, so an injected I enters as
+ * dV/dt += I/C); dimensionless for hr (like its control I).  Conductances
+ * (NM_INPUT_SYN) are in input unit per mV: mS/cm2, nS, 1/mV.  Times are
+ * model time in ms from the start of the simulation (the t_ms of the
+ * output, transient included). */
+#define NM_SRK_CM_PF 5.3          /* srk membrane capacitance (pF): 5310 fF, Sherman et al. 1988 */
+#define NM_INPUT_MAX_ABS 1e6      /* |amplitude|, |amp1|, sd, conductance (model units) */
+#define NM_INPUT_MAX_RATE_HZ 1e5  /* event rate of one Poisson component */
+#define NM_INPUT_MAX_COMPONENTS 1024
+typedef enum nm_input_kind {
+    NM_INPUT_STEP = 1,    /* level amp on [t0_ms, t1_ms) (t1_ms <= t0_ms: from t0_ms on), 0 elsewhere */
+    NM_INPUT_RAMP = 2,    /* linear from amp at t0_ms to amp1 at t1_ms (> t0_ms), 0 outside [t0, t1) */
+    NM_INPUT_OU = 3,      /* Ornstein-Uhlenbeck current, mean amp, SD sd, correlation time tau_ms;
+                           * held constant over each sampling interval (updated exactly at the
+                           * sample times, from the stationary law at t = 0) */
+    NM_INPUT_POISSON = 4, /* current-based synaptic events at rate_hz (Poisson): each adds amp to a
+                           * current that decays as exp(-t/tau_ms) */
+    NM_INPUT_SYN = 5      /* conductance-based: each event adds amp (>= 0) to a conductance g decaying
+                           * as exp(-t/tau_ms); the current is g (erev_mv - V) */
+} nm_input_kind;
+typedef struct nm_input {
+    nm_input_kind kind;
+    double t0_ms, t1_ms;  /* STEP, RAMP: the window (ms of model time) */
+    double amp;           /* STEP level, RAMP start, OU mean, POISSON weight, SYN conductance weight */
+    double amp1;          /* RAMP end value */
+    double sd;            /* OU standard deviation, >= 0 */
+    double tau_ms;        /* OU correlation time, POISSON / SYN decay time (ms), > 0 */
+    double rate_hz;       /* POISSON / SYN event rate (1/s), 0 .. NM_INPUT_MAX_RATE_HZ */
+    double erev_mv;       /* SYN reversal potential (mV) */
+} nm_input;
+/* The unit of injected current of model m ("pA", "uA/cm2", "1"). */
+const char *nm_model_input_unit(const nm_model *m);
+
 /* Simulation options; nm_sim_opts_default fills sensible values (the SRK
  * protocol of the design: 20 s transient, 60 s recorded, 5 ms sampling). */
 typedef struct nm_sim_opts {
@@ -237,6 +275,9 @@ typedef struct nm_sim_opts {
     double noise_tau_ms;   /* 0: white noise; > 0: Ornstein-Uhlenbeck (low-pass) noise with this
                             * correlation time (ms), still of SD noise_mv, exactly discretised:
                             * lag-1 autocorrelation exp(-dt_ms/noise_tau_ms) */
+    const nm_input *input; /* [ninput] injected-current components, summed; NULL/0: none (default) */
+    size_t ninput;
+    uint64_t input_seed;   /* seed of the OU and Poisson components (not the noise's; default 1) */
 } nm_sim_opts;
 
 void nm_sim_opts_default(nm_sim_opts *o);
@@ -248,6 +289,12 @@ void nm_model_sim_opts_default(const nm_model *m, nm_sim_opts *o);
 /* Integrate the model at its current parameters; *out gets a new series with
  * floor(duration_ms/dt_ms)+1 samples, t0_ms = transient_ms, p = control.
  * Noise (if any) is added to series->v only; recorded states are exact.
+ * With an input protocol, series->u[i] is the mean injected current over
+ * [t_i, t_i + dt_ms) (the charge delivered, integrated with V, over dt_ms)
+ * and u_unit the model's input unit; the integration is restarted at every
+ * discontinuity (step edges, OU updates, synaptic events), so events are
+ * not smeared by the adaptive step.  Without one, u is NULL and the result
+ * is what it was before inputs existed, bit for bit.
  * A diverging or non-finite solution is NM_ENUMERIC; *out is NULL on failure. */
 nm_status nm_simulate(const nm_model *m, const nm_sim_opts *o, nm_series **out);
 

@@ -182,6 +182,9 @@ static int hh_jac(double t, const double y[], double *J, double dfdt[], void *pa
     return GSL_SUCCESS;
 }
 
+/* Injected current density (uA/cm2), added to I: dV/dt += I_inj / C. */
+static double hh_input_gain(const double *p) { return 1.0 / p[P_C]; }
+
 static const nm_model_type hh_type = {
     .name = "hh",
     .description = "Hodgkin-Huxley 1952 squid giant axon (V, m, h, n; 6.3 degC), "
@@ -206,6 +209,8 @@ static const nm_model_type hh_type = {
     .default_state = hh_default_state,
     .rhs = hh_rhs,
     .jac = hh_jac,
+    .input_unit = "uA/cm2",
+    .input_gain = hh_input_gain,
 };
 
 const nm_model_type *const nm_model_hh = &hh_type;

@@ -100,6 +100,10 @@ static int hr_jac(double t, const double y[], double *J, double dfdt[], void *pa
     return GSL_SUCCESS;
 }
 
+/* Injected input in the units of I (dimensionless), added to I:
+ * dV/dt += Vx I_inj / tau. */
+static double hr_input_gain(const double *p) { return p[P_VX] / p[P_TAU]; }
+
 static const nm_model_type hr_type = {
     .name = "hr",
     .description = "Hindmarsh-Rose bursting neuron (V, y, z; 5 ms per model time unit, "
@@ -123,6 +127,8 @@ static const nm_model_type hr_type = {
     .default_state = hr_default_state,
     .rhs = hr_rhs,
     .jac = hr_jac,
+    .input_unit = "1",
+    .input_gain = hr_input_gain,
 };
 
 const nm_model_type *const nm_model_hr = &hr_type;

@@ -117,6 +117,9 @@ static int ml_jac(double t, const double y[], double *J, double dfdt[], void *pa
     return GSL_SUCCESS;
 }
 
+/* Injected current density (uA/cm2), added to I: dV/dt += I_inj / C. */
+static double ml_input_gain(const double *p) { return 1.0 / p[P_C]; }
+
 static const nm_model_type ml1_type = {
     .name = "ml1",
     .description = "Morris-Lecar, class-I set (saddle-node on invariant circle; V, w), "
@@ -141,6 +144,8 @@ static const nm_model_type ml1_type = {
     .default_state = ml_default_state,
     .rhs = ml_rhs,
     .jac = ml_jac,
+    .input_unit = "uA/cm2",
+    .input_gain = ml_input_gain,
 };
 
 static const nm_model_type ml2_type = {
@@ -163,6 +168,8 @@ static const nm_model_type ml2_type = {
     .default_state = ml_default_state,
     .rhs = ml_rhs,
     .jac = ml_jac,
+    .input_unit = "uA/cm2",
+    .input_gain = ml_input_gain,
 };
 
 const nm_model_type *const nm_model_ml1 = &ml1_type;

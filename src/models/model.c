@@ -184,6 +184,8 @@ nm_status nm_model_set_control(nm_model *m, double p)
 
 double nm_model_control(const nm_model *m) { return m ? m->par[m->type->control] : NAN; }
 
+const char *nm_model_input_unit(const nm_model *m) { return m ? m->type->input_unit : NULL; }
+
 double nm_model_spike_threshold(const nm_model *m) { return m ? m->type->spike_threshold_mv : NAN; }
 
 void nm_model_control_range(const nm_model *m, double *pmin, double *pmax)

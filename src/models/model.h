@@ -51,6 +51,10 @@ struct nm_model_type {
     void (*default_state)(const double *params, double *y0);
     nm_model_rhs_fn rhs;
     nm_model_jac_fn jac;
+    /* Injected current (issue 11): its unit, and dV/dt (mV/ms) per unit of
+     * it at the given parameters; simulate.c adds gain * I(t) to f[0]. */
+    const char *input_unit;
+    double (*input_gain)(const double *params);
 };
 
 struct nm_model {

@@ -54,6 +54,10 @@ void nm_sim_opts_default(nm_sim_opts *o)
     o->atol = 1e-10;
     o->record_states = 0;
     o->method = NM_SIM_RK8PD;
+    /* No injected current (issue 11). */
+    o->input = NULL;
+    o->ninput = 0;
+    o->input_seed = 1;
 }
 
 void nm_model_sim_opts_default(const nm_model *m, nm_sim_opts *o)
@@ -64,6 +68,62 @@ void nm_model_sim_opts_default(const nm_model *m, nm_sim_opts *o)
     o->transient_ms = m->type->sim_transient_ms;
     o->duration_ms = m->type->sim_duration_ms;
     o->dt_ms = m->type->sim_dt_ms;
+}
+
+static const char *input_kind_name(nm_input_kind k)
+{
+    switch (k) {
+    case NM_INPUT_STEP: return "step";
+    case NM_INPUT_RAMP: return "ramp";
+    case NM_INPUT_OU: return "ou";
+    case NM_INPUT_POISSON: return "poisson";
+    case NM_INPUT_SYN: return "syn";
+    }
+    return "?";
+}
+
+/* One component of an input protocol (k: its index, for messages). */
+static nm_status input_check(const nm_input *c, size_t k)
+{
+    const double A = NM_INPUT_MAX_ABS;
+    const char *kn = input_kind_name(c->kind);
+    if (c->kind < NM_INPUT_STEP || c->kind > NM_INPUT_SYN)
+        return nm_fail(NM_EINVAL, "simulate: input %zu: unknown kind %d", k, (int)c->kind);
+    if (c->kind == NM_INPUT_STEP || c->kind == NM_INPUT_RAMP) {
+        if (!isfinite(c->t0_ms) || !isfinite(c->t1_ms))
+            return nm_fail(NM_EINVAL, "simulate: input %zu (%s): t0_ms and t1_ms must be finite (got %g, %g)",
+                           k, kn, c->t0_ms, c->t1_ms);
+        if (c->kind == NM_INPUT_RAMP && !(c->t1_ms > c->t0_ms))
+            return nm_fail(NM_EINVAL, "simulate: input %zu (ramp): t1_ms (%g) must be > t0_ms (%g)", k, c->t1_ms,
+                           c->t0_ms);
+    }
+    if (!isfinite(c->amp) || fabs(c->amp) > A)
+        return nm_fail(NM_EINVAL, "simulate: input %zu (%s): amplitude must be finite with |amp| <= %g (got %g)",
+                       k, kn, A, c->amp);
+    if (c->kind == NM_INPUT_RAMP && (!isfinite(c->amp1) || fabs(c->amp1) > A))
+        return nm_fail(NM_EINVAL, "simulate: input %zu (ramp): end amplitude must be finite with |amp1| <= %g "
+                       "(got %g)", k, A, c->amp1);
+    if (c->kind == NM_INPUT_OU && (!isfinite(c->sd) || c->sd < 0 || c->sd > A))
+        return nm_fail(NM_EINVAL, "simulate: input %zu (ou): sd must be in [0, %g] (got %g)", k, A, c->sd);
+    if (c->kind == NM_INPUT_OU || c->kind == NM_INPUT_POISSON || c->kind == NM_INPUT_SYN) {
+        if (!isfinite(c->tau_ms) || !(c->tau_ms > 0))
+            return nm_fail(NM_EINVAL, "simulate: input %zu (%s): tau_ms must be finite and > 0 (got %g)", k, kn,
+                           c->tau_ms);
+    }
+    if (c->kind == NM_INPUT_POISSON || c->kind == NM_INPUT_SYN) {
+        if (!isfinite(c->rate_hz) || c->rate_hz < 0 || c->rate_hz > NM_INPUT_MAX_RATE_HZ)
+            return nm_fail(NM_EINVAL, "simulate: input %zu (%s): rate_hz must be in [0, %g] (got %g)", k, kn,
+                           NM_INPUT_MAX_RATE_HZ, c->rate_hz);
+    }
+    if (c->kind == NM_INPUT_SYN) {
+        if (c->amp < 0)
+            return nm_fail(NM_EINVAL, "simulate: input %zu (syn): the conductance weight must be >= 0 (got %g)",
+                           k, c->amp);
+        if (!isfinite(c->erev_mv) || fabs(c->erev_mv) > NM_SIM_VMAX_MV)
+            return nm_fail(NM_EINVAL, "simulate: input %zu (syn): erev_mv must be finite with |E| <= %g mV "
+                           "(got %g)", k, NM_SIM_VMAX_MV, c->erev_mv);
+    }
+    return NM_OK;
 }
 
 nm_status nm_sim_opts_check(const nm_model *m, const nm_sim_opts *o)
@@ -99,6 +159,19 @@ nm_status nm_sim_opts_check(const nm_model *m, const nm_sim_opts *o)
         return nm_fail(NM_EINVAL, "simulate: atol must be finite and > 0 (got %g)", o->atol);
     if (o->method != NM_SIM_RK8PD && o->method != NM_SIM_MSBDF)
         return nm_fail(NM_EINVAL, "simulate: unknown method %d", (int)o->method);
+    if (o->ninput) {
+        if (!o->input)
+            return nm_fail(NM_EINVAL, "simulate: ninput = %zu but the input list is NULL", o->ninput);
+        if (o->ninput > NM_INPUT_MAX_COMPONENTS)
+            return nm_fail(NM_EINVAL, "simulate: %zu input components, at most %d", o->ninput,
+                           NM_INPUT_MAX_COMPONENTS);
+        if (!m->type->input_gain || !m->type->input_unit)
+            return nm_fail(NM_EINVAL, "simulate: model %s takes no injected current", m->type->name);
+        for (size_t k = 0; k < o->ninput; k++) {
+            nm_status st = input_check(&o->input[k], k);
+            if (st) return st;
+        }
+    }
     if (o->y0) {
         for (size_t i = 0; i < m->type->nstates; i++)
             if (!isfinite(o->y0[i]))
@@ -158,6 +231,320 @@ static nm_status advance(integ *it, double t1)
     return NM_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Injected current (issue 11; docs/input.md)                                */
+/* ------------------------------------------------------------------------ */
+
+/* The protocol's state.  Between two breakpoints (a step edge, an OU update,
+ * a synaptic event) the current is a smooth function of t (and of V for
+ * conductance synapses): the integrator runs segment by segment and never
+ * steps across a breakpoint.  x[k] is component k's value at the start ta
+ * of the current segment: STEP level, RAMP on (1) / off (0), OU value,
+ * POISSON current, SYN conductance. */
+typedef struct inp {
+    const nm_input *c;
+    size_t nc;
+    double *x;       /* [nc] */
+    double *next;    /* [nc] next breakpoint of component k (ms), INFINITY if none */
+    double *tlast;   /* [nc] OU: time of the last update */
+    int *phase;      /* [nc] STEP/RAMP: 0 before t0, 1 on, 2 after */
+    nm_rng *rng;     /* [nc] one stream per component */
+    double ta;       /* start of the current segment (ms) */
+    double gain;     /* dV/dt (mV/ms) per unit of current */
+    double grid_t0, grid_dt; /* the sample grid (OU updates) */
+} inp;
+
+/* The first sample-grid time grid_t0 + j grid_dt strictly after t (the same
+ * expression as the sample times, so the two coincide exactly). */
+static double grid_next(const inp *s, double t)
+{
+    double j = floor((t - s->grid_t0) / s->grid_dt) + 1.0;
+    while (s->grid_t0 + (j - 1.0) * s->grid_dt > t) j -= 1.0;
+    while (s->grid_t0 + j * s->grid_dt <= t) j += 1.0;
+    return s->grid_t0 + j * s->grid_dt;
+}
+
+/* Exponential waiting time (ms) of a Poisson process of rate_hz. */
+static double poisson_wait(nm_rng *r, double rate_hz)
+{
+    if (!(rate_hz > 0)) return INFINITY;
+    return -log1p(-nm_rng_uniform(r)) * 1000.0 / rate_hz;
+}
+
+/* The injected current at time t in the current segment and membrane
+ * potential V; optionally its derivatives d/dV and d/dt (for the Jacobian). */
+static double inp_current(const inp *s, double t, double V, double *dIdV, double *dIdt)
+{
+    double I = 0, dv = 0, dt = 0;
+    for (size_t k = 0; k < s->nc; k++) {
+        const nm_input *c = &s->c[k];
+        switch (c->kind) {
+        case NM_INPUT_STEP:
+        case NM_INPUT_OU: I += s->x[k]; break;
+        case NM_INPUT_RAMP:
+            if (s->x[k] != 0) {
+                const double slope = (c->amp1 - c->amp) / (c->t1_ms - c->t0_ms);
+                I += c->amp + slope * (t - c->t0_ms);
+                dt += slope;
+            }
+            break;
+        case NM_INPUT_POISSON: {
+            const double e = s->x[k] * exp(-(t - s->ta) / c->tau_ms);
+            I += e;
+            dt -= e / c->tau_ms;
+            break;
+        }
+        case NM_INPUT_SYN: {
+            const double g = s->x[k] * exp(-(t - s->ta) / c->tau_ms);
+            I += g * (c->erev_mv - V);
+            dv -= g;
+            dt -= g / c->tau_ms * (c->erev_mv - V);
+            break;
+        }
+        }
+    }
+    if (dIdV) *dIdV = dv;
+    if (dIdt) *dIdt = dt;
+    return I;
+}
+
+/* Move the segment start to t (decaying the synaptic components exactly)
+ * and apply every breakpoint at or before t.  Returns 1 if the current
+ * jumped (the integrator must then restart). */
+static int inp_advance_to(inp *s, double t)
+{
+    int jump = 0;
+    for (size_t k = 0; k < s->nc; k++) {
+        const nm_input *c = &s->c[k];
+        if ((c->kind == NM_INPUT_POISSON || c->kind == NM_INPUT_SYN) && t != s->ta)
+            s->x[k] *= exp(-(t - s->ta) / c->tau_ms);
+        while (s->next[k] <= t) {
+            jump = 1;
+            switch (c->kind) {
+            case NM_INPUT_STEP:
+            case NM_INPUT_RAMP:
+                if (s->phase[k] == 0) {
+                    s->phase[k] = 1;
+                    s->x[k] = c->kind == NM_INPUT_STEP ? c->amp : 1.0;
+                    s->next[k] = c->t1_ms > c->t0_ms ? c->t1_ms : INFINITY;
+                } else {
+                    s->phase[k] = 2;
+                    s->x[k] = 0.0;
+                    s->next[k] = INFINITY;
+                }
+                break;
+            case NM_INPUT_OU: {
+                /* exact update over the elapsed time h: mean + a (x - mean) + sd sqrt(1 - a^2) g */
+                const double h = s->next[k] - s->tlast[k];
+                const double a = exp(-h / c->tau_ms);
+                s->x[k] = c->amp + a * (s->x[k] - c->amp) +
+                          c->sd * sqrt(-expm1(-2.0 * h / c->tau_ms)) * nm_rng_gauss(&s->rng[k]);
+                s->tlast[k] = s->next[k];
+                s->next[k] = grid_next(s, s->next[k]);
+                break;
+            }
+            case NM_INPUT_POISSON:
+            case NM_INPUT_SYN:
+                /* an event at next[k] <= t: its weight has decayed by t - next[k]
+                 * (0 unless several events fall in one breakpoint's rounding) */
+                s->x[k] += c->amp * exp(-(t - s->next[k]) / c->tau_ms);
+                s->next[k] += poisson_wait(&s->rng[k], c->rate_hz);
+                break;
+            }
+        }
+    }
+    s->ta = t;
+    return jump;
+}
+
+static void inp_free(inp *s)
+{
+    free(s->x);
+    free(s->next);
+    free(s->tlast);
+    free(s->phase);
+    free(s->rng);
+}
+
+/* Start the protocol at t = 0: steps and ramps wait for t0, the OU value is
+ * drawn from its stationary law, each Poisson train draws its first event;
+ * then every breakpoint at t <= 0 is applied. */
+static nm_status inp_init(inp *s, const nm_sim_opts *o, double gain)
+{
+    memset(s, 0, sizeof *s);
+    const size_t nc = o->ninput;
+    s->c = o->input;
+    s->nc = nc;
+    s->gain = gain;
+    s->grid_t0 = o->transient_ms;
+    s->grid_dt = o->dt_ms;
+    s->x = nm_calloc(nc, sizeof *s->x);
+    s->next = nm_calloc(nc, sizeof *s->next);
+    s->tlast = nm_calloc(nc, sizeof *s->tlast);
+    s->phase = nm_calloc(nc, sizeof *s->phase);
+    s->rng = nm_calloc(nc, sizeof *s->rng);
+    if (!s->x || !s->next || !s->tlast || !s->phase || !s->rng) {
+        inp_free(s);
+        return NM_ENOMEM;
+    }
+    for (size_t k = 0; k < nc; k++) {
+        const nm_input *c = &s->c[k];
+        /* Component k's stream: seeded (through splitmix64) from the input
+         * seed and k, so adding a component does not change the others. */
+        nm_rng_seed(&s->rng[k], o->input_seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(k + 1)));
+        switch (c->kind) {
+        case NM_INPUT_STEP:
+        case NM_INPUT_RAMP: s->next[k] = c->t0_ms; break;
+        case NM_INPUT_OU:
+            s->x[k] = c->amp + c->sd * nm_rng_gauss(&s->rng[k]);
+            s->tlast[k] = 0.0;
+            s->next[k] = grid_next(s, 0.0);
+            break;
+        case NM_INPUT_POISSON:
+        case NM_INPUT_SYN: s->next[k] = poisson_wait(&s->rng[k], c->rate_hz); break;
+        }
+    }
+    inp_advance_to(s, 0.0);
+    return NM_OK;
+}
+
+/* The model extended by the injected current and by its running integral
+ * Q = y[ns] (the charge since the last sample, for the interval mean). */
+typedef struct aug_sys {
+    const nm_model_type *type;
+    double *par;
+    inp *in;
+    double jbuf[NM_MODEL_MAX_STATES * NM_MODEL_MAX_STATES];
+} aug_sys;
+
+static int aug_rhs(double t, const double y[], double f[], void *params)
+{
+    aug_sys *a = params;
+    int st = a->type->rhs(t, y, f, a->par);
+    if (st != GSL_SUCCESS) return st;
+    const double I = inp_current(a->in, t, y[0], NULL, NULL);
+    f[0] += a->in->gain * I;
+    f[a->type->nstates] = I;
+    return GSL_SUCCESS;
+}
+
+static int aug_jac(double t, const double y[], double *J, double dfdt[], void *params)
+{
+    aug_sys *a = params;
+    const size_t ns = a->type->nstates, m = ns + 1;
+    int st = a->type->jac(t, y, a->jbuf, dfdt, a->par);
+    if (st != GSL_SUCCESS) return st;
+    double dIdV, dIdt;
+    inp_current(a->in, t, y[0], &dIdV, &dIdt);
+    for (size_t i = 0; i < ns; i++) {
+        for (size_t j = 0; j < ns; j++) J[i * m + j] = a->jbuf[i * ns + j];
+        J[i * m + ns] = 0.0;
+    }
+    J[0] += a->in->gain * dIdV;
+    dfdt[0] += a->in->gain * dIdt;
+    for (size_t j = 0; j < m; j++) J[ns * m + j] = 0.0;
+    J[ns * m] = dIdV;
+    dfdt[ns] = dIdt;
+    return GSL_SUCCESS;
+}
+
+/* The measurement noise of sample i (white, or OU of correlation time tau). */
+static double next_noise(const nm_sim_opts *o, nm_rng *rng, size_t i, double prev, double ou_a, double ou_b)
+{
+    if (o->noise_mv > 0 && o->noise_tau_ms > 0)
+        return i == 0 ? o->noise_mv * nm_rng_gauss(rng) : ou_a * prev + ou_b * nm_rng_gauss(rng);
+    if (o->noise_mv > 0) return o->noise_mv * nm_rng_gauss(rng);
+    return 0.0;
+}
+
+static nm_status simulate_input(const nm_model *m, const nm_sim_opts *o, size_t n, nm_series **out)
+{
+    const nm_model_type *type = m->type;
+    const size_t ns = type->nstates;
+    double par[NM_MODEL_MAX_PARAMS];
+    memcpy(par, m->par, sizeof par);
+    double y[NM_MODEL_MAX_STATES + 1];
+    if (o->y0)
+        memcpy(y, o->y0, ns * sizeof *y);
+    else
+        type->default_state(par, y);
+    y[ns] = 0.0;
+
+    nm_series *s = nm_series_alloc(n, o->record_states ? ns : 0);
+    if (!s) return NM_ENOMEM;
+    s->dt_ms = o->dt_ms;
+    s->t0_ms = o->transient_ms;
+    s->p = par[type->control];
+    s->u = nm_calloc(n, sizeof *s->u);
+    if (!s->u) {
+        nm_series_free(s);
+        return NM_ENOMEM;
+    }
+    snprintf(s->u_unit, sizeof s->u_unit, "%s", type->input_unit);
+
+    inp in;
+    nm_status st = inp_init(&in, o, type->input_gain(par));
+    if (st) {
+        nm_series_free(s);
+        return st;
+    }
+    aug_sys a = {.type = type, .par = par, .in = &in};
+    integ it = {.sys = {aug_rhs, aug_jac, ns + 1, &a}, .type = type, .h = NM_SIM_H0_MS, .t = 0.0, .y = y};
+    if (it.h > o->dt_ms) it.h = o->dt_ms;
+    it.d = gsl_odeiv2_driver_alloc_y_new(&it.sys, stepper(o->method), it.h, o->atol, o->rtol);
+    if (!it.d) {
+        inp_free(&in);
+        nm_series_free(s);
+        return nm_fail(NM_ENOMEM, "simulate: cannot allocate the GSL integrator");
+    }
+
+    nm_rng rng;
+    nm_rng_seed(&rng, o->seed);
+    const int coloured = o->noise_mv > 0 && o->noise_tau_ms > 0;
+    const double ou_a = coloured ? exp(-o->dt_ms / o->noise_tau_ms) : 0.0;
+    const double ou_b = coloured ? o->noise_mv * sqrt(-expm1(-2.0 * o->dt_ms / o->noise_tau_ms)) : 0.0;
+    double noise = 0.0;
+    /* Stops: every breakpoint and every sample time t_i, i = 0..n (t_n only
+     * closes the interval of u[n-1]).  At t_i the charge Q since t_(i-1)
+     * gives u[i-1] and is reset. */
+    size_t i = 0;
+    double ts = o->transient_ms;
+    while (i <= n) {
+        double tnext = ts;
+        for (size_t k = 0; k < in.nc; k++)
+            if (in.next[k] < tnext) tnext = in.next[k];
+        if (tnext > it.t) {
+            st = advance(&it, tnext);
+            if (st) break;
+        }
+        int restart = inp_advance_to(&in, tnext);
+        if (tnext == ts) {
+            if (i > 0) s->u[i - 1] = y[ns] / o->dt_ms;
+            y[ns] = 0.0;
+            restart = 1;
+            if (i < n) {
+                noise = next_noise(o, &rng, i, noise, ou_a, ou_b);
+                s->v[i] = y[0] + noise;
+                if (s->states) memcpy(s->states + i * ns, y, ns * sizeof *y);
+            }
+            i++;
+            ts = o->transient_ms + (double)i * o->dt_ms;
+        }
+        if (restart) {
+            gsl_odeiv2_evolve_reset(it.d->e);
+            gsl_odeiv2_step_reset(it.d->s);
+        }
+    }
+    gsl_odeiv2_driver_free(it.d);
+    inp_free(&in);
+    if (st) {
+        nm_series_free(s);
+        return st;
+    }
+    *out = s;
+    return NM_OK;
+}
+
 nm_status nm_simulate(const nm_model *m, const nm_sim_opts *o, nm_series **out)
 {
     if (!out) return nm_fail(NM_EINVAL, "simulate: NULL output pointer");
@@ -170,6 +557,7 @@ nm_status nm_simulate(const nm_model *m, const nm_sim_opts *o, nm_series **out)
     /* floor(duration/dt)+1 samples; the 1e-9 absorbs rounding in the
      * quotient (0.3/0.1 = 2.9999999999999996). */
     const size_t n = (size_t)floor(o->duration_ms / o->dt_ms + 1e-9) + 1;
+    if (o->ninput) return simulate_input(m, o, n, out);
 
     /* Private copies: the model is only read here, once, so other threads may
      * use it concurrently. */

@@ -105,6 +105,16 @@ static int srk_jac(double t, const double y[], double *J, double dfdt[], void *p
     return GSL_SUCCESS;
 }
 
+/* Injected current I in pA: C dV/dt = ... + I with C = NM_SRK_CM_PF pF, the
+ * equations being scaled by tau = C/g_ref (g_ref = C/tau = 265 pS at the
+ * defaults, which makes gCa 954 pS, gK 2650 pS: the conductances of the
+ * Sherman-Rinzel-Keizer beta cell), so dV/dt += I/C in mV/ms. */
+static double srk_input_gain(const double *par)
+{
+    (void)par;
+    return 1.0 / NM_SRK_CM_PF;
+}
+
 static const nm_model_type srk_type = {
     .name = "srk",
     .description = "Sherman-Rinzel-Keizer-type pancreatic beta cell (V, n, S; tauS = 5 s), "
@@ -125,6 +135,8 @@ static const nm_model_type srk_type = {
     .default_state = srk_default_state,
     .rhs = srk_rhs,
     .jac = srk_jac,
+    .input_unit = "pA",
+    .input_gain = srk_input_gain,
 };
 
 /* The same equations with tauS = 35 s: the slow variable is 7x slower, so
@@ -149,6 +161,8 @@ static const nm_model_type srk_slow_type = {
     .default_state = srk_default_state,
     .rhs = srk_rhs,
     .jac = srk_jac,
+    .input_unit = "pA",
+    .input_gain = srk_input_gain,
 };
 
 const nm_model_type *const nm_model_srk = &srk_type;
