@@ -651,6 +651,48 @@ nm_status nm_learned_step_u(const nm_learned *m, double p, double u, const doubl
 nm_status nm_learned_run_u(const nm_learned *m, double p, const double *u, const double *x0, size_t nsteps,
                            double *v, double *x_traj, size_t *nclamped);
 
+/* A learned model under the input recorded in a series (`neuromap predict`):
+ * the series is resampled to the map's step, the map starts from the
+ * encoder's state of its first delay vector (De samples) and is driven by
+ * its input (the mean over each step, as in training, clamped to the trained
+ * range); the decoded V is compared with the recorded V from sample De on.
+ * Spikes of both at the model's threshold with hysteresis_mv; Gamma within
+ * +-delta_ms; first-spike latency after every upward input step of at least
+ * step_frac of the input's range (until the next step); RMS V error below
+ * threshold, at least spike_exclusion_ms away from every spike of either.
+ * A model without an input channel runs at constant p (the input is
+ * ignored).  NM_EINVAL when the model needs an input the series lacks or in
+ * another unit; NM_ENUMERIC if the run diverges. */
+typedef struct nm_predict_opts {
+    double p;                   /* control value (NaN: the centre of the training range) */
+    double delta_ms;            /* coincidence window (default 2 ms) */
+    double hysteresis_mv;       /* spike re-arm hysteresis (default 2 mV) */
+    double step_frac;           /* an input step: a jump >= this share of the range (0.25) */
+    double spike_exclusion_ms;  /* sub-threshold error keeps this far from spikes (5 ms) */
+} nm_predict_opts;
+void nm_predict_opts_default(nm_predict_opts *o);
+
+typedef struct nm_predict_result {
+    size_t n;                   /* compared samples, at t0_ms + i dt_ms */
+    double dt_ms, t0_ms, p, delta_ms;
+    double *v_data, *v_model;   /* [n] recorded and predicted V (mV) */
+    double *u;                  /* [n] the input (series' unit) */
+    double *spikes_data, *spikes_model; /* spike times (ms) */
+    size_t nspikes_data, nspikes_model;
+    nm_coincidence coincidence; /* Gamma and the counts */
+    size_t nsteps_input;        /* upward input steps found */
+    double *step_t_ms;          /* [nsteps_input] their times */
+    double *latency_data_ms, *latency_model_ms; /* first spike after each (NaN: none) */
+    size_t latency_n;           /* steps where both spiked */
+    size_t latency_missed;      /* steps where only one of them spiked */
+    double latency_mean_err_ms, latency_max_err_ms; /* |model - data| over latency_n (NaN if 0) */
+    double sub_rmse_mv;         /* sub-threshold V error (NaN if no such sample) */
+    size_t sub_samples;
+    size_t nclamped;            /* steps whose input was clamped to the trained range */
+} nm_predict_result;
+nm_status nm_predict(const nm_learned *m, const nm_series *s, const nm_predict_opts *o, nm_predict_result **out);
+void nm_predict_result_free(nm_predict_result *r);
+
 /* A fixed point of the map at p and its stability.  Starting from the state
  * after `settle` free-run steps from the initial state, Newton's method on
  * F(x, p) - x = 0 with a finite-difference Jacobian.  x (D values) gets the

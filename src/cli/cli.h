@@ -102,6 +102,12 @@ int cli_progress(const nm_train_progress *p, void *ctx);
 /* The command line joined with spaces (malloc'ed): stored in model files. */
 char *cli_join_args(int argc, char **argv);
 
+/* Run /usr/bin/python3 (or $NEUROMAP_PYTHON) -m neuromap.MODULE ARGS...
+ * (args NULL-terminated) with the package on PYTHONPATH and MPLBACKEND=Agg;
+ * 0 on success, else a message ending with data_note (where the data are)
+ * has been printed and -1 is returned. */
+int cli_run_python_module(const char *cmd, const char *module, const char *const *args, const char *data_note);
+
 /* Registered subcommands (defined in their own files). */
 int cmd_simulate(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
@@ -114,6 +120,7 @@ int cmd_train(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_fixed_point(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /* Load the autoencoder of a model file; prints the error, returns an exit code. */
 int cli_load_vae(const char *cmd, const char *path, nm_vae **vae);

@@ -16,6 +16,7 @@ static const nm_cli_command commands[] = {
     {"run", "free-run a learned model and write its voltage trace", cmd_run},
     {"fixed-point", "rest states of a learned map and their stability", cmd_fixed_point},
     {"compare", "a learned model against the ground truth over a p grid: regimes, metrics, plot", cmd_compare},
+    {"predict", "a learned model under recorded input against the recorded V: gamma, latency", cmd_predict},
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];
 
