@@ -962,6 +962,153 @@ int nm_regime_match(const nm_regime *truth, const nm_regime *learned, double per
  * malloc'ed.  Periods are 0 where not given.  Messages name file and line. */
 nm_status nm_regime_table_read(const char *path, double **p, nm_regime **regimes, size_t *n);
 
+/* ------------------------------------------------------------------------ */
+/* The whole comparison of `neuromap compare` as one call                   */
+/* ------------------------------------------------------------------------ */
+
+/* A learned model m against the ground truth over a grid of control values
+ * (docs/evaluation.md): both sides swept (nm_model_sweep_points,
+ * nm_learned_sweep), the regimes matched point by point (nm_regime_match,
+ * period_tol), the agreement, period errors, resting V, transitions and
+ * their offsets, and at the training p values (or at given truth traces)
+ * the metrics W1 of the ISIs, D_H and D_stsp.  The ground truth is either a
+ * model (truth != NULL; simulated at every p) or recorded regimes
+ * (opts->truth_regimes, e.g. from nm_regime_table_read; then there is no
+ * truth trace and the metrics need opts->truth_series).  m may be NULL: the
+ * truth alone.  Nothing is random (the truth is simulated without noise);
+ * the results do not depend on nthreads or on the progress callback. */
+#define NM_COMPARE_BOUND_STEPS 100000 /* default boundedness check (map steps per run) */
+#define NM_COMPARE_STSP_DIM 3         /* default D_stsp embedding dimension */
+#define NM_COMPARE_STSP_TAU_MS 20.0   /* default D_stsp delay: a third of an SRK spike */
+#define NM_COMPARE_ONSET_WINDOW 0.1   /* transition offsets: onsets within this share of the grid */
+#define NM_COMPARE_MAX_POINTS 1000000 /* grid points at most */
+#define NM_COMPARE_MAX_SERIES 32      /* truth traces at most */
+
+typedef struct nm_compare_opts {
+    const double *p;              /* [np] the grid: finite, strictly increasing */
+    size_t np;                    /* 1..NM_COMPARE_MAX_POINTS */
+    const nm_regime *truth_regimes; /* [np] recorded truth at p (only without a truth model) */
+    const nm_series *const *truth_series; /* [ntruth_series] recorded V of the truth at
+                                     truth_series[k]->p: the metrics are taken there
+                                     instead of at the training p (needs m) */
+    size_t ntruth_series;         /* 0..NM_COMPARE_MAX_SERIES */
+    double duration_ms;           /* analysed window; NaN: the truth model's protocol (60 s
+                                     for srk); recorded truth: the model's shortest training
+                                     series (meta.train_min_span_ms), at most 60 s */
+    double transient_ms;          /* dropped first; NaN: the model's (20 s for srk); recorded
+                                     truth: half the default window */
+    double dt_ms;                 /* sampling step of the truth; NaN: the model's */
+    size_t bound_steps;           /* learned runs go on to this many map steps (0: window only) */
+    int max_k;                    /* longest pattern looked for, 1..1000; 0: the model's
+                                     map.regime_max_k, else the classifier's default */
+    double period_tol;            /* periodic match: |T_l - T_t| <= period_tol T_t (>= 0) */
+    size_t stsp_dim;              /* D_stsp embedding dimension 1..NM_DSTSP_MAX_DIM */
+    double stsp_tau_ms;           /* its delay (> 0; rounded to map steps, at least 1) */
+    double dh_sigma_hz;           /* D_H spectral smoothing (>= 0) */
+    int nthreads;                 /* 0 = every online CPU */
+    nm_progress_fn progress;      /* NULL, or called on the calling thread after every
+                                     chunk of points: stage "compare truth", "compare
+                                     learned", "compare metrics"; epoch/epochs = points
+                                     done/all; non-zero return stops (NM_EINVAL) */
+    void *progress_ctx;
+} nm_compare_opts;
+void nm_compare_opts_default(nm_compare_opts *o);
+
+/* One grid point. */
+typedef struct nm_compare_point {
+    double p;
+    nm_regime truth;              /* recorded truth: class, K and period only */
+    nm_regime learned;            /* zero without a model or when diverged */
+    int diverged;                 /* the learned run failed before the window ended */
+    int bounded;                  /* the learned run finished every step (1 without a model) */
+    int match;                    /* nm_regime_match(truth, learned, period_tol), 0 if diverged */
+    double truth_v_end;           /* V at the end of the truth's window (NaN if recorded) */
+    double learned_v_end;         /* the same for the learned run (NaN if none/diverged) */
+    size_t steps_run;             /* learned map steps completed */
+    double latent_max_abs;        /* learned: max |x_j| over them */
+    char message[160];            /* learned: why it diverged ("" if it did not) */
+    const double *truth_isi;      /* [truth_nisi] ISIs (ms) of the truth's window (NULL if recorded) */
+    size_t truth_nisi;
+    const double *learned_isi;    /* [learned_nisi] ISIs of the learned window */
+    size_t learned_nisi;
+} nm_compare_point;
+
+/* A change of regime between consecutive grid points, at their midpoint;
+ * labels as nm_regime_format, or "diverged". */
+typedef struct nm_compare_transition {
+    double p;
+    char from[24], to[24];
+} nm_compare_transition;
+
+/* For truth transition A -> B: the nearest learned transition with the same
+ * change (found 1), else the nearest learned onset of B within onset_window
+ * (found 2), else none (found 0); dp = learned - truth. */
+typedef struct nm_compare_offset {
+    int found;
+    double dp;
+    size_t learned;               /* index into learned_transitions (when found) */
+} nm_compare_offset;
+
+/* Metrics at one p (a training p, or a truth series). */
+typedef struct nm_compare_metric {
+    double p;
+    int recorded;                 /* the truth is truth_series[series] (else simulated) */
+    size_t series;
+    nm_regime truth;              /* the simulated truth's regime (zero if recorded) */
+    nm_regime learned;
+    int diverged;                 /* the learned run diverged: no metrics */
+    double w1, w1_rel, dh, dstsp; /* W1 of the ISIs (ms), W1 / truth's mean ISI, D_H, D_stsp;
+                                     NaN where undefined (why says why) */
+    char why[160];
+} nm_compare_metric;
+
+typedef struct nm_compare_result {
+    size_t np;
+    nm_compare_point *points;     /* [np] */
+    int has_model;                /* m was given */
+    int truth_recorded;           /* opts->truth_regimes was the truth */
+    /* the protocol used */
+    double duration_ms, transient_ms;
+    double truth_dt_ms;           /* the truth model's sampling step (0 if recorded) */
+    double map_dt_ms;             /* the learned model's step (0 without a model) */
+    nm_regime_opts regime;        /* the classifier's options, both sides */
+    double period_tol;
+    size_t bound_steps;
+    size_t run_steps;             /* map steps of every learned run: transient + window, or more */
+    /* the summary */
+    size_t matches;               /* agreement = matches / np */
+    double agreement;
+    size_t bounded, diverged;
+    size_t nperiod;               /* matched periodic points with a truth period */
+    double period_err_mean, period_err_max;   /* relative */
+    size_t nrest;                 /* points where both sides are silent */
+    double rest_err_mean, rest_err_max;       /* |V_learned - V_truth| at the window's end (mV) */
+    size_t ntruth_transitions, nlearned_transitions;
+    nm_compare_transition *truth_transitions, *learned_transitions;
+    nm_compare_offset *offsets;   /* [ntruth_transitions] (NULL without a model) */
+    double onset_window;          /* NM_COMPARE_ONSET_WINDOW x the grid's span (p units) */
+    size_t nmetrics;
+    nm_compare_metric *metrics;   /* [nmetrics] */
+    size_t stsp_dim, stsp_tau_steps;
+    double dh_sigma_hz;
+    double truth_seconds, learned_seconds; /* wall time of the two grid sweeps */
+} nm_compare_result;
+
+/* Run the comparison; *out gets a new result (free with
+ * nm_compare_result_free), NULL on failure.  NM_EINVAL for bad arguments
+ * (no truth or two kinds of it, a grid that is empty, too long, not finite
+ * or not increasing, truth regimes or series without what they need,
+ * options out of range) with a message naming the option and the limit;
+ * failures of the sweeps and metrics as those report them. */
+nm_status nm_compare(const nm_learned *m, const nm_model *truth, const nm_compare_opts *opts,
+                     nm_compare_result **out);
+void nm_compare_result_free(nm_compare_result *r);
+
+/* For bindings (Python ctypes) that mirror public structs: sizeof of the
+ * struct named type_name ("nm_compare_opts", "nm_learn_opts", ...), or 0
+ * for a name not in the list (docs/python.md). */
+size_t nm_abi_sizeof(const char *type_name);
+
 /* ======================================================================== */
 /* NEURON plugin support (mod/neuromap_cell.mod, mod/neuromap_clamp.mod)      */
 /* ======================================================================== */

@@ -2,8 +2,9 @@
  * truth over a grid of control values: regimes side by side, agreement,
  * transition points, boundedness, and at the training p values the ISI
  * distance, D_H and D_stsp; optionally every ISI as CSV and a PNG
- * bifurcation diagram (drawn by python/neuromap/plots.py).  Definitions:
- * docs/evaluation.md. */
+ * bifurcation diagram (drawn by python/neuromap/plots.py).  Every number
+ * comes from the library (nm_compare); this file parses the options, prints
+ * and writes.  Definitions: docs/evaluation.md. */
 #define _GNU_SOURCE
 #include "cli.h"
 
@@ -16,7 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -26,17 +26,16 @@ static const char *CMD = "compare";
 /* A periodic match needs the learned period within 25% of the truth's
  * (issue 4: "for periodic, the period is within 25%"). */
 #define COMPARE_PERIOD_TOL NM_MATCH_PERIOD_TOL
-/* Default delay of the D_stsp embedding (ms): about a third of an SRK spike
- * (~70 ms), so V(t), V(t-tau), V(t-2 tau) span most of one spike and unfold
- * its loop, while the slow burst envelope shows as position along the
- * diagonal.  Applied to both sides (it must be the same for both). */
-#define COMPARE_STSP_TAU_MS 20.0
-#define COMPARE_STSP_DIM 3
-/* Default boundedness check: every free run goes on to 10^5 map steps
- * (issue 4: "every free run of 100,000 steps at every grid point"). */
-#define COMPARE_BOUND_STEPS 100000
+/* The library's defaults (include/neuromap.h, nm_compare_opts_default): the
+ * D_stsp delay is about a third of an SRK spike (~70 ms), so V(t),
+ * V(t-tau), V(t-2 tau) span most of one spike and unfold its loop; every
+ * free run goes on to 10^5 map steps (issue 4: "every free run of 100,000
+ * steps at every grid point"). */
+#define COMPARE_STSP_TAU_MS NM_COMPARE_STSP_TAU_MS
+#define COMPARE_STSP_DIM NM_COMPARE_STSP_DIM
+#define COMPARE_BOUND_STEPS NM_COMPARE_BOUND_STEPS
 #define COMPARE_MAX_POINTS 100000
-#define COMPARE_MAX_SERIES 32
+#define COMPARE_MAX_SERIES NM_COMPARE_MAX_SERIES
 /* plots.py exits with this when matplotlib is missing. */
 #define PLOT_EXIT_NO_MATPLOTLIB 3
 
@@ -101,161 +100,39 @@ static void help(void)
            COMPARE_BOUND_STEPS, COMPARE_STSP_DIM, COMPARE_STSP_TAU_MS, NM_DH_SIGMA_HZ);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* ---- regimes as labels ------------------------------------------------- */
+/* ---- printing the result ------------------------------------------------- */
 
 /* "diverged" for a learned run without a regime, else the regime's name. */
-static const char *label(const nm_sweep_point *pt, const nm_regime *r, char *buf, size_t len)
+static const char *label(const nm_regime *r, int diverged, char *buf, size_t len)
 {
-    if (pt && pt->diverged) {
+    if (diverged) {
         snprintf(buf, len, "diverged");
         return buf;
     }
     return nm_regime_format(r, buf, len);
 }
 
-static int same_label(const nm_regime *a, int a_div, const nm_regime *b, int b_div)
-{
-    if (a_div || b_div) return a_div == b_div;
-    return a->cls == b->cls && (a->cls != NM_REGIME_PERIODIC || a->spikes_per_period == b->spikes_per_period);
-}
-
-/* The match rule of the table (docs/evaluation.md); a diverged run matches
- * nothing. */
-static int regimes_match(const nm_regime *t, const nm_regime *l, int l_div)
-{
-    return !l_div && nm_regime_match(t, l, COMPARE_PERIOD_TOL);
-}
-
-/* ---- transitions -------------------------------------------------------- */
-
-typedef struct transition {
-    double p;              /* midpoint between the two grid points */
-    char from[24], to[24];
-} transition;
-
-/* Changes of regime between consecutive grid points (at most np-1). */
-static size_t find_transitions(const double *p, const nm_regime *r, const nm_sweep_point *pts, size_t np,
-                               transition *out)
-{
-    size_t n = 0;
-    /* Regimes from r, or from the points (learned: with "diverged"). */
-    for (size_t i = 0; i + 1 < np; i++) {
-        const nm_sweep_point *a = pts ? &pts[i] : NULL, *b = pts ? &pts[i + 1] : NULL;
-        const nm_regime *ra = a ? &a->regime : &r[i], *rb = b ? &b->regime : &r[i + 1];
-        if (same_label(ra, a ? a->diverged : 0, rb, b ? b->diverged : 0)) continue;
-        out[n].p = 0.5 * (p[i] + p[i + 1]);
-        label(a, ra, out[n].from, sizeof out[n].from);
-        label(b, rb, out[n].to, sizeof out[n].to);
-        n++;
-    }
-    return n;
-}
-
-static void print_transitions(FILE *f, const char *who, const transition *t, size_t n)
+static void print_transitions(FILE *f, const char *who, const nm_compare_transition *t, size_t n)
 {
     fprintf(f, "transitions %s:%s", who, n ? "\n" : " none\n");
     for (size_t k = 0; k < n; k++) fprintf(f, "  %9.6g  %s -> %s\n", t[k].p, t[k].from, t[k].to);
 }
 
-/* The onset fallback below only looks this far (share of the grid span):
- * an onset of the same regime much further away is another transition. */
-#define COMPARE_ONSET_WINDOW 0.1
-
-/* For every truth transition A -> B, the nearest learned transition with
- * the same change; failing that, the nearest learned onset of B (entered
- * from another regime, e.g. through a short window of a third one) within
- * COMPARE_ONSET_WINDOW of the grid span. */
-static void print_transition_offsets(FILE *f, const transition *tt, size_t nt, const transition *lt, size_t nl,
-                                     double span)
+/* For every truth transition, the learned one nm_compare paired it with. */
+static void print_transition_offsets(FILE *f, const nm_compare_result *r)
 {
-    if (!nt) return;
+    const nm_compare_transition *tt = r->truth_transitions, *lt = r->learned_transitions;
+    if (!r->ntruth_transitions) return;
     fprintf(f, "transition offsets (learned - truth: nearest learned transition with the same change, else the "
-               "nearest onset of the same regime within %g):\n", COMPARE_ONSET_WINDOW * span);
-    for (size_t k = 0; k < nt; k++) {
-        const transition *same = NULL, *onset = NULL;
-        for (size_t j = 0; j < nl; j++) {
-            if (strcmp(tt[k].to, lt[j].to)) continue;
-            if (!strcmp(tt[k].from, lt[j].from) && (!same || fabs(lt[j].p - tt[k].p) < fabs(same->p - tt[k].p)))
-                same = &lt[j];
-            if (fabs(lt[j].p - tt[k].p) <= COMPARE_ONSET_WINDOW * span &&
-                (!onset || fabs(lt[j].p - tt[k].p) < fabs(onset->p - tt[k].p)))
-                onset = &lt[j];
-        }
+               "nearest onset of the same regime within %g):\n", r->onset_window);
+    for (size_t k = 0; k < r->ntruth_transitions; k++) {
+        const nm_compare_offset *o = &r->offsets[k];
         fprintf(f, "  %-12s -> %-12s at %9.6g: ", tt[k].from, tt[k].to, tt[k].p);
-        if (same) fprintf(f, "%+.4g\n", same->p - tt[k].p);
-        else if (onset) fprintf(f, "%+.4g (onset of %s, from %s)\n", onset->p - tt[k].p, onset->to, onset->from);
+        if (o->found == 1) fprintf(f, "%+.4g\n", o->dp);
+        else if (o->found == 2)
+            fprintf(f, "%+.4g (onset of %s, from %s)\n", o->dp, lt[o->learned].to, lt[o->learned].from);
         else fprintf(f, "not found in the learned system\n");
     }
-}
-
-/* ---- reading and resampling truth series --------------------------------- */
-
-/* Linear interpolation of s onto the step dt (ms), from its first sample to
- * its last; *out malloc'ed. */
-static int resample(const nm_series *s, double dt, double **out, size_t *n)
-{
-    double span = (double)(s->n - 1) * s->dt_ms;
-    size_t m = (size_t)floor(span / dt + 1e-9) + 1;
-    double *v = malloc(m * sizeof *v);
-    if (!v) return -1;
-    for (size_t i = 0; i < m; i++) {
-        double x = (double)i * dt / s->dt_ms;
-        size_t k = (size_t)x;
-        if (k >= s->n - 1) {
-            v[i] = s->v[s->n - 1];
-            continue;
-        }
-        double f = x - (double)k;
-        v[i] = (1 - f) * s->v[k] + f * s->v[k + 1];
-    }
-    *out = v;
-    *n = m;
-    return 0;
-}
-
-/* ---- metrics at one p ----------------------------------------------------- */
-
-typedef struct metric_row {
-    double p;
-    const char *source;           /* "simulated" or the series file */
-    double w1, w1_rel, dh, dstsp; /* NaN where not available */
-    char why[160];                /* why some are missing */
-} metric_row;
-
-static void note(metric_row *m, const char *what, const char *msg)
-{
-    size_t len = strlen(m->why);
-    snprintf(m->why + len, sizeof m->why - len, "%s%s: %s", len ? "; " : "", what, msg);
-}
-
-/* Truth V/ISIs vs learned V/ISIs, both sampled every dt ms. */
-static void metrics_at(metric_row *m, const double *vt, size_t nt, const double *isit, size_t nisit,
-                       const nm_sweep_point *lp, double dt, size_t stsp_dim, size_t stsp_tau, double dh_sigma)
-{
-    m->w1 = m->w1_rel = m->dh = m->dstsp = NAN;
-    if (lp->diverged) {
-        note(m, "learned", "run diverged");
-        return;
-    }
-    if (nisit && lp->nisi) {
-        if (nm_metric_wasserstein1(isit, nisit, lp->isi, lp->nisi, &m->w1) == NM_OK) {
-            double mean = 0;
-            for (size_t k = 0; k < nisit; k++) mean += isit[k];
-            m->w1_rel = m->w1 / (mean / (double)nisit);
-        }
-    } else {
-        note(m, "W1", nisit ? "learned has no ISIs" : "truth has no ISIs");
-    }
-    if (nm_metric_dh(vt, nt, lp->v, lp->nv, dt, dh_sigma, &m->dh)) note(m, "D_H", nm_last_error());
-    if (nm_metric_dstsp(vt, nt, lp->v, lp->nv, stsp_dim, stsp_tau, NM_DSTSP_BINS, &m->dstsp))
-        note(m, "D_stsp", nm_last_error());
 }
 
 static void print_num(FILE *f, double x, int width, int prec)
@@ -266,17 +143,19 @@ static void print_num(FILE *f, double x, int width, int prec)
 
 /* ---- the ISI file ---------------------------------------------------------- */
 
-static void isis_side(FILE *f, const char *side, const double *p, const nm_regime *r, const nm_sweep_point *pts,
-                      size_t np)
+static void isis_side(FILE *f, const nm_compare_result *r, int learned)
 {
     char reg[32];
-    for (size_t i = 0; i < np; i++) {
-        label(pts, pts ? &pts[i].regime : &r[i], reg, sizeof reg);
+    for (size_t i = 0; i < r->np; i++) {
+        const nm_compare_point *pt = &r->points[i];
+        label(learned ? &pt->learned : &pt->truth, learned && pt->diverged, reg, sizeof reg);
+        const char *side = learned ? "learned" : "truth";
+        const double *isi = learned ? pt->learned_isi : pt->truth_isi;
+        size_t nisi = learned ? pt->learned_nisi : pt->truth_nisi;
         /* One row without an ISI per point carries its regime (silent and
          * diverged points have no ISIs to show). */
-        fprintf(f, "%s,%.10g,,%s\n", side, p[i], reg);
-        if (pts)
-            for (size_t k = 0; k < pts[i].nisi; k++) fprintf(f, "%s,%.10g,%.6f,%s\n", side, p[i], pts[i].isi[k], reg);
+        fprintf(f, "%s,%.10g,,%s\n", side, pt->p, reg);
+        for (size_t k = 0; k < nisi; k++) fprintf(f, "%s,%.10g,%.6f,%s\n", side, pt->p, isi[k], reg);
     }
 }
 
@@ -605,9 +484,9 @@ int cmd_compare(int argc, char **argv)
     a.format = "table";
     a.pmin = a.pmax = a.pstep = NAN;
     a.user.duration_ms = a.user.transient_ms = a.user.dt_ms = a.user.rtol = a.user.atol = NAN;
-    a.bound_steps = COMPARE_BOUND_STEPS;
-    a.stsp_dim = COMPARE_STSP_DIM;
-    a.stsp_tau_ms = COMPARE_STSP_TAU_MS;
+    a.bound_steps = NM_COMPARE_BOUND_STEPS;
+    a.stsp_dim = NM_COMPARE_STSP_DIM;
+    a.stsp_tau_ms = NM_COMPARE_STSP_TAU_MS;
     a.dh_sigma = NM_DH_SIGMA_HZ;
     int pr = parse_args(argc, argv, &a);
     if (pr == -2) return NM_EXIT_OK;
@@ -629,20 +508,11 @@ int cmd_compare(int argc, char **argv)
     nm_model *truth = NULL;
     nm_learned *lm = NULL;
     double *p = NULL;
-    nm_regime *tr = NULL;        /* truth regimes on the grid */
-    nm_sweep_point *tpts = NULL; /* truth points (built-in truth only) */
-    nm_sweep_point *lpts = NULL; /* learned points */
-    nm_sweep_point *mt = NULL, *ml = NULL; /* at the metric p values */
-    double *mp = NULL;
-    size_t np = 0, nm = 0;
-    metric_row *rows = NULL;
-    transition *ttr = NULL, *ltr = NULL;
-    char *tbuf = NULL, *ibuf = NULL, *isis_path = NULL;
+    nm_regime *table = NULL; /* recorded truth regimes (--truth-table) */
+    size_t np = 0;
     nm_series *ser[COMPARE_MAX_SERIES] = {0};
-    double *sv[COMPARE_MAX_SERIES] = {0};
-    size_t svn[COMPARE_MAX_SERIES] = {0};
-    double *sisi[COMPARE_MAX_SERIES] = {0};
-    size_t snisi[COMPARE_MAX_SERIES] = {0};
+    nm_compare_result *res = NULL;
+    char *tbuf = NULL, *ibuf = NULL, *isis_path = NULL;
     const char *truth_label = a.truth_name ? a.truth_name : a.truth_table;
 
     /* The model first: a bad model file is the likeliest mistake. */
@@ -651,16 +521,7 @@ int cmd_compare(int argc, char **argv)
         goto done;
     }
 
-    /* Ground truth on the grid. */
-    nm_sim_opts so;
-    nm_regime_opts ro;
-    nm_regime_opts_default(&ro);
-    if (a.max_k) {
-        ro.max_k = (int)a.max_k;
-    } else if (lm) {
-        int32_t k = 0;
-        if (nm_mf_get_scalar_i32(nm_learned_mf(lm), "map.regime_max_k", &k) == NM_OK && k > 0) ro.max_k = k;
-    }
+    /* The ground truth and the grid. */
     if (a.truth_name) {
         const nm_model_type *type = nm_model_type_find(a.truth_name);
         if (!type) {
@@ -676,205 +537,59 @@ int cmd_compare(int argc, char **argv)
                 rc = NM_EXIT_USAGE;
                 goto done;
             }
-        nm_sim_opts user = a.user;
-        user.noise_mv = 0;
-        user.seed = 0;
-        user.record_states = 0;
-        cli_sim_opts(truth, &user, &so);
-        /* ISI slack from the coarser of the two traces' steps. */
-        nm_regime_opts_for_step(&ro, lm ? fmax(so.dt_ms, nm_learned_dt_ms(lm)) : so.dt_ms);
-        cli_grid(CMD, a.pmin, a.pmax, a.pstep, COMPARE_MAX_POINTS, &np); /* checked in check_args */
-        p = malloc(np * sizeof *p);
-        tr = malloc(np * sizeof *tr);
-        tpts = calloc(np, sizeof *tpts);
-        if (!p || !tr || !tpts) {
+        cli_grid(CMD, a.pmin, a.pmax, a.pstep, COMPARE_MAX_POINTS, &np); /* checked in parse_args */
+        if (!(p = malloc(np * sizeof *p))) {
             rc = cli_fail(CMD, "out of memory");
             goto done;
         }
         for (size_t i = 0; i < np; i++) p[i] = a.pmin + (double)i * a.pstep;
-        double t0 = now_s();
-        if ((st = nm_model_sweep_points(truth, p, np, &so, &ro, (int)a.threads, 0, tpts))) {
-            rc = cli_lib_fail(CMD, st);
-            goto done;
-        }
-        for (size_t i = 0; i < np; i++) tr[i] = tpts[i].regime;
-        if (!a.quiet)
-            fprintf(stderr, "neuromap compare: truth %s, %zu points of %g ms (+%g ms transient) in %.2f s\n",
-                    nm_model_name(truth), np, so.duration_ms, so.transient_ms, now_s() - t0);
-    } else {
-        if ((st = nm_regime_table_read(a.truth_table, &p, &tr, &np))) {
-            rc = cli_lib_fail(CMD, st);
-            goto done;
-        }
-        /* No truth model to take a protocol from: the learned model's time
-         * scales (its shortest training series, at most 60 s, after half
-         * as much), else the SRK protocol (the sweep's). */
-        nm_sim_opts_default(&so);
-        double span = 0;
-        if (lm && nm_mf_get_scalar_f64(nm_learned_mf(lm), "meta.train_min_span_ms", &span) == NM_OK && span > 0) {
-            so.duration_ms = fmin(so.duration_ms, span);
-            so.transient_ms = 0.5 * so.duration_ms;
-        }
-        if (lm) nm_regime_opts_for_step(&ro, nm_learned_dt_ms(lm));
-        if (!isnan(a.user.duration_ms)) so.duration_ms = a.user.duration_ms;
-        if (!isnan(a.user.transient_ms)) so.transient_ms = a.user.transient_ms;
-    }
-
-    /* The learned model on the same grid. */
-    nm_learned_sweep_opts lo;
-    nm_learned_sweep_opts_default(&lo);
-    lo.transient_ms = so.transient_ms;
-    lo.duration_ms = so.duration_ms;
-    lo.bound_steps = (size_t)a.bound_steps;
-    lo.nthreads = (int)a.threads;
-    lo.regime = ro;
-    if (lm) {
-        if (!(lpts = calloc(np, sizeof *lpts))) {
-            rc = cli_fail(CMD, "out of memory");
-            goto done;
-        }
-        double t0 = now_s();
-        if ((st = nm_learned_sweep(lm, p, np, &lo, lpts))) {
-            rc = cli_lib_fail(CMD, st);
-            goto done;
-        }
-        if (!a.quiet)
-            fprintf(stderr, "neuromap compare: learned model, %zu points (>= %zu map steps each) in %.2f s\n", np,
-                    lo.bound_steps, now_s() - t0);
-    }
-
-    /* Metrics at the training p values (or at the given truth series). */
-    double ldt = lm ? nm_learned_dt_ms(lm) : 0;
-    if (lm) {
-        if (a.nseries) {
-            nm = a.nseries;
-        } else if (truth) {
-            const double *tp = nm_learned_train_p(lm, &nm);
-            if (!tp) nm = 0;
-            if (nm) {
-                if (!(mp = malloc(nm * sizeof *mp))) {
-                    rc = cli_fail(CMD, "out of memory");
-                    goto done;
-                }
-                memcpy(mp, tp, nm * sizeof *mp);
-            }
-        }
-        if (a.nseries) {
-            if (!(mp = malloc(nm * sizeof *mp))) {
-                rc = cli_fail(CMD, "out of memory");
-                goto done;
-            }
-            memcpy(mp, a.series_p, nm * sizeof *mp);
-        }
-    }
-    if (nm) {
-        rows = calloc(nm, sizeof *rows);
-        ml = calloc(nm, sizeof *ml);
-        if (!rows || !ml) {
-            rc = cli_fail(CMD, "out of memory");
-            goto done;
-        }
-        nm_learned_sweep_opts mo = lo;
-        mo.keep_v = 1;
-        mo.bound_steps = 0;
-        if ((st = nm_learned_sweep(lm, mp, nm, &mo, ml))) {
-            rc = cli_lib_fail(CMD, st);
-            goto done;
-        }
-        size_t tau = (size_t)lround(a.stsp_tau_ms / ldt);
-        if (tau < 1) tau = 1;
-        if (a.nseries) {
-            for (size_t k = 0; k < nm; k++) {
-                if ((st = nm_series_read(a.series[k], a.truth_dt, mp[k], 16, &ser[k]))) {
-                    rc = cli_lib_fail(CMD, st);
-                    goto done;
-                }
-                if (resample(ser[k], ldt, &sv[k], &svn[k])) {
-                    rc = cli_fail(CMD, "out of memory");
-                    goto done;
-                }
-                double *times = NULL;
-                size_t ns = 0;
-                if ((st = nm_spikes_detect(sv[k], svn[k], ldt, 0, nm_learned_threshold_mv(lm), &times, &ns))) {
-                    rc = cli_lib_fail(CMD, st);
-                    goto done;
-                }
-                if (ns >= 2 && (sisi[k] = malloc((ns - 1) * sizeof(double)))) {
-                    for (size_t q = 0; q + 1 < ns; q++) sisi[k][q] = times[q + 1] - times[q];
-                    snisi[k] = ns - 1;
-                }
-                free(times);
-                rows[k].p = mp[k];
-                rows[k].source = a.series[k];
-                metrics_at(&rows[k], sv[k], svn[k], sisi[k], snisi[k], &ml[k], ldt, (size_t)a.stsp_dim, tau,
-                           a.dh_sigma);
-            }
-        } else {
-            /* The truth at the map's step, same window. */
-            nm_sim_opts mso = so;
-            mso.dt_ms = ldt;
-            if (!(mt = calloc(nm, sizeof *mt))) {
-                rc = cli_fail(CMD, "out of memory");
-                goto done;
-            }
-            if ((st = nm_model_sweep_points(truth, mp, nm, &mso, &ro, (int)a.threads, 1, mt))) {
-                rc = cli_lib_fail(CMD, st);
-                goto done;
-            }
-            for (size_t k = 0; k < nm; k++) {
-                rows[k].p = mp[k];
-                rows[k].source = "simulated";
-                metrics_at(&rows[k], mt[k].v, mt[k].nv, mt[k].isi, mt[k].nisi, &ml[k], ldt, (size_t)a.stsp_dim,
-                           tau, a.dh_sigma);
-            }
-        }
-    }
-
-    /* Agreement and transitions. */
-    size_t matches = 0, bounded = 0, diverged = 0, nper = 0;
-    double per_err_sum = 0, per_err_max = 0;
-    int *match = calloc(np, sizeof *match);
-    ttr = calloc(np, sizeof *ttr);
-    ltr = calloc(np, sizeof *ltr);
-    if (!match || !ttr || !ltr) {
-        free(match);
-        rc = cli_fail(CMD, "out of memory");
+    } else if ((st = nm_regime_table_read(a.truth_table, &p, &table, &np))) {
+        rc = cli_lib_fail(CMD, st);
         goto done;
     }
-    if (lm)
-        for (size_t i = 0; i < np; i++) {
-            match[i] = regimes_match(&tr[i], &lpts[i].regime, lpts[i].diverged);
-            matches += (size_t)match[i];
-            bounded += (size_t)lpts[i].bounded;
-            diverged += (size_t)lpts[i].diverged;
-            if (match[i] && tr[i].cls == NM_REGIME_PERIODIC && tr[i].period_ms > 0) {
-                double e = fabs(lpts[i].regime.period_ms - tr[i].period_ms) / tr[i].period_ms;
-                per_err_sum += e;
-                per_err_max = fmax(per_err_max, e);
-                nper++;
-            }
+    /* Recorded truth traces for the metrics (before minutes of sweeps). */
+    for (size_t k = 0; k < a.nseries; k++)
+        if ((st = nm_series_read(a.series[k], a.truth_dt, a.series_p[k], 16, &ser[k]))) {
+            rc = cli_lib_fail(CMD, st);
+            goto done;
         }
-    /* Resting potential where both sides are silent (a learned fixed point
-     * should decode to the ODE's rest, issue 4: within 1 mV). */
-    size_t nrest = 0;
-    double rest_max = 0, rest_sum = 0;
-    if (lm && tpts)
-        for (size_t i = 0; i < np; i++)
-            if (tr[i].cls == NM_REGIME_SILENT && !lpts[i].diverged && lpts[i].regime.cls == NM_REGIME_SILENT) {
-                double d = fabs(lpts[i].v_end - tpts[i].v_end);
-                rest_max = fmax(rest_max, d);
-                rest_sum += d;
-                nrest++;
-            }
-    size_t nt = find_transitions(p, tr, NULL, np, ttr);
-    size_t nl = lm ? find_transitions(p, NULL, lpts, np, ltr) : 0;
+
+    /* The comparison: the library does every computation. */
+    nm_compare_opts co;
+    nm_compare_opts_default(&co);
+    co.p = p;
+    co.np = np;
+    co.truth_regimes = table;
+    co.truth_series = (const nm_series *const *)ser;
+    co.ntruth_series = a.nseries;
+    co.duration_ms = a.user.duration_ms;
+    co.transient_ms = a.user.transient_ms;
+    co.dt_ms = a.user.dt_ms;
+    co.bound_steps = (size_t)a.bound_steps;
+    co.max_k = (int)a.max_k;
+    co.period_tol = COMPARE_PERIOD_TOL;
+    co.stsp_dim = (size_t)a.stsp_dim;
+    co.stsp_tau_ms = a.stsp_tau_ms;
+    co.dh_sigma_hz = a.dh_sigma;
+    co.nthreads = (int)a.threads;
+    if ((st = nm_compare(lm, truth, &co, &res))) {
+        rc = cli_lib_fail(CMD, st);
+        goto done;
+    }
+    if (!a.quiet && truth)
+        fprintf(stderr, "neuromap compare: truth %s, %zu points of %g ms (+%g ms transient) in %.2f s\n",
+                nm_model_name(truth), np, res->duration_ms, res->transient_ms, res->truth_seconds);
+    if (!a.quiet && lm)
+        fprintf(stderr, "neuromap compare: learned model, %zu points (>= %zu map steps each) in %.2f s\n", np,
+                res->bound_steps, res->learned_seconds);
+    const nm_compare_point *pts = res->points;
+    double ldt = res->map_dt_ms;
 
     /* The table. */
     int csv = !strcmp(a.format, "csv");
     size_t tlen = 0;
     FILE *tf = a.out ? open_memstream(&tbuf, &tlen) : stdout;
     if (!tf) {
-        free(match);
         rc = cli_fail(CMD, "out of memory");
         goto done;
     }
@@ -885,29 +600,30 @@ int cmd_compare(int argc, char **argv)
                          "period (ms)", "match");
     else fprintf(tf, "%10s  %-12s %12s\n", "p", "truth", "period (ms)");
     for (size_t i = 0; i < np; i++) {
-        nm_regime_format(&tr[i], r1, sizeof r1);
-        int tper = tr[i].cls == NM_REGIME_PERIODIC && tr[i].period_ms > 0;
-        if (lm) label(&lpts[i], &lpts[i].regime, r2, sizeof r2);
-        int lper = lm && !lpts[i].diverged && lpts[i].regime.cls == NM_REGIME_PERIODIC;
+        const nm_compare_point *pt = &pts[i];
+        nm_regime_format(&pt->truth, r1, sizeof r1);
+        int tper = pt->truth.cls == NM_REGIME_PERIODIC && pt->truth.period_ms > 0;
+        if (lm) label(&pt->learned, pt->diverged, r2, sizeof r2);
+        int lper = lm && !pt->diverged && pt->learned.cls == NM_REGIME_PERIODIC;
         if (csv) {
-            fprintf(tf, "%.10g,%s,", p[i], r1);
-            if (tper) fprintf(tf, "%.6g", tr[i].period_ms);
+            fprintf(tf, "%.10g,%s,", pt->p, r1);
+            if (tper) fprintf(tf, "%.6g", pt->truth.period_ms);
             if (lm) {
                 fprintf(tf, ",%s,", r2);
-                if (lper) fprintf(tf, "%.6g", lpts[i].regime.period_ms);
-                fprintf(tf, ",%d", match[i]);
+                if (lper) fprintf(tf, "%.6g", pt->learned.period_ms);
+                fprintf(tf, ",%d", pt->match);
             }
             fputc('\n', tf);
         } else {
-            fprintf(tf, "%10.4g  %-12s ", p[i], r1);
-            if (tper) fprintf(tf, "%12.1f", tr[i].period_ms);
+            fprintf(tf, "%10.4g  %-12s ", pt->p, r1);
+            if (tper) fprintf(tf, "%12.1f", pt->truth.period_ms);
             else fprintf(tf, "%12s", "-");
             if (lm) {
                 fprintf(tf, "  %-12s ", r2);
-                if (lper) fprintf(tf, "%12.1f", lpts[i].regime.period_ms);
+                if (lper) fprintf(tf, "%12.1f", pt->learned.period_ms);
                 else fprintf(tf, "%12s", "-");
-                fprintf(tf, "  %s", match[i] ? "yes" : "no");
-                if (!lpts[i].bounded && !lpts[i].diverged) fprintf(tf, " (unbounded later)");
+                fprintf(tf, "  %s", pt->match ? "yes" : "no");
+                if (!pt->bounded && !pt->diverged) fprintf(tf, " (unbounded later)");
             }
             fputc('\n', tf);
         }
@@ -915,7 +631,6 @@ int cmd_compare(int argc, char **argv)
     if (a.out) {
         fclose(tf);
         if ((st = nm_file_write_atomic(a.out, tbuf, tlen))) {
-            free(match);
             rc = cli_lib_fail(CMD, st);
             goto done;
         }
@@ -927,7 +642,8 @@ int cmd_compare(int argc, char **argv)
     fprintf(sf, "truth: %s; grid: %zu points, %g .. %g\n", truth_label, np, p[0], p[np - 1]);
     fprintf(sf, "regimes: patterns of up to %d spikes per period seen %d times, ISIs within %.0f%% + %g ms; "
                 "window %g ms after %g ms\n",
-            ro.max_k, ro.min_repeats, 100 * ro.rel_tol, ro.abs_tol_ms, so.duration_ms, so.transient_ms);
+            res->regime.max_k, res->regime.min_repeats, 100 * res->regime.rel_tol, res->regime.abs_tol_ms,
+            res->duration_ms, res->transient_ms);
     if (lm) {
         size_t ntp = 0;
         const double *tp = nm_learned_train_p(lm, &ntp);
@@ -936,53 +652,51 @@ int cmd_compare(int argc, char **argv)
         for (size_t k = 0; k < ntp; k++) fprintf(sf, " %g", tp[k]);
         fputc('\n', sf);
         fprintf(sf, "agreement: %zu/%zu = %.1f%% (same class; periodic: same K and period within %.0f%%)\n",
-                matches, np, 100.0 * (double)matches / (double)np, 100 * COMPARE_PERIOD_TOL);
-        if (nper)
+                res->matches, np, 100.0 * (double)res->matches / (double)np, 100 * res->period_tol);
+        if (res->nperiod)
             fprintf(sf, "period error of matched periodic points: mean %.1f%%, max %.1f%% (%zu points)\n",
-                    100 * per_err_sum / (double)nper, 100 * per_err_max, nper);
-        /* As nm_learned_sweep counts them: transient + window, or more. */
-        size_t run_steps = (size_t)llround(so.transient_ms / ldt) + (size_t)llround(so.duration_ms / ldt);
-        if (lo.bound_steps > run_steps) run_steps = lo.bound_steps;
+                    100 * res->period_err_mean, 100 * res->period_err_max, res->nperiod);
         fprintf(sf, "bounded runs: %zu/%zu (%zu map steps each = %.0f s of model time); diverged before the end "
-                "of the window: %zu\n", bounded, np, run_steps, 1e-3 * (double)run_steps * ldt, diverged);
-        if (nrest)
+                "of the window: %zu\n", res->bounded, np, res->run_steps, 1e-3 * (double)res->run_steps * ldt,
+                res->diverged);
+        if (res->nrest)
             fprintf(sf, "resting V where both are silent: |learned - truth| mean %.2f mV, max %.2f mV (%zu points)\n",
-                    rest_sum / (double)nrest, rest_max, nrest);
-        for (size_t i = 0; i < np && diverged; i++)
-            if (lpts[i].diverged) fprintf(sf, "  diverged at p = %g: %s\n", p[i], lpts[i].message);
+                    res->rest_err_mean, res->rest_err_max, res->nrest);
+        for (size_t i = 0; i < np && res->diverged; i++)
+            if (pts[i].diverged) fprintf(sf, "  diverged at p = %g: %s\n", pts[i].p, pts[i].message);
     }
-    print_transitions(sf, "truth", ttr, nt);
+    print_transitions(sf, "truth", res->truth_transitions, res->ntruth_transitions);
     if (lm) {
-        print_transitions(sf, "learned", ltr, nl);
-        print_transition_offsets(sf, ttr, nt, ltr, nl, p[np - 1] - p[0]);
+        print_transitions(sf, "learned", res->learned_transitions, res->nlearned_transitions);
+        print_transition_offsets(sf, res);
     }
-    if (lm && !nm)
+    if (lm && !res->nmetrics)
         fprintf(sf, "metrics: skipped (a recorded truth has no traces: give --truth-series FILE --p VALUE)\n");
-    if (nm) {
-        size_t tau = (size_t)lround(a.stsp_tau_ms / ldt);
+    if (res->nmetrics) {
+        size_t tau = res->stsp_tau_steps;
         fprintf(sf, "metrics (truth vs learned V sampled every %g ms, %g ms windows; D_H smoothing %g Hz; D_stsp "
-                "%llu-D delay embedding, tau %zu steps = %g ms, %d bins/dim):\n", ldt, so.duration_ms, a.dh_sigma,
-                a.stsp_dim, tau < 1 ? 1 : tau, (double)(tau < 1 ? 1 : tau) * ldt, NM_DSTSP_BINS);
+                "%zu-D delay embedding, tau %zu steps = %g ms, %d bins/dim):\n", ldt, res->duration_ms,
+                res->dh_sigma_hz, res->stsp_dim, tau, (double)tau * ldt, NM_DSTSP_BINS);
         fprintf(sf, "  %9s  %-14s %-14s %10s %8s %7s %8s  %s\n", "p", "truth", "learned", "W1_ISI(ms)", "W1/mean",
                 "D_H", "D_stsp", "truth from");
-        for (size_t k = 0; k < nm; k++) {
+        for (size_t k = 0; k < res->nmetrics; k++) {
+            const nm_compare_metric *row = &res->metrics[k];
             char rt[32], rl[32];
-            if (mt) nm_regime_format(&mt[k].regime, rt, sizeof rt);
-            else snprintf(rt, sizeof rt, "(recorded)");
-            label(&ml[k], &ml[k].regime, rl, sizeof rl);
-            fprintf(sf, "  %9.4g  %-14s %-14s ", rows[k].p, rt, rl);
-            print_num(sf, rows[k].w1, 10, 2);
+            if (row->recorded) snprintf(rt, sizeof rt, "(recorded)");
+            else nm_regime_format(&row->truth, rt, sizeof rt);
+            label(&row->learned, row->diverged, rl, sizeof rl);
+            fprintf(sf, "  %9.4g  %-14s %-14s ", row->p, rt, rl);
+            print_num(sf, row->w1, 10, 2);
             fputc(' ', sf);
-            print_num(sf, rows[k].w1_rel, 8, 3);
+            print_num(sf, row->w1_rel, 8, 3);
             fputc(' ', sf);
-            print_num(sf, rows[k].dh, 7, 3);
+            print_num(sf, row->dh, 7, 3);
             fputc(' ', sf);
-            print_num(sf, rows[k].dstsp, 8, 3);
-            fprintf(sf, "  %s\n", rows[k].source);
-            if (rows[k].why[0]) fprintf(sf, "  %9s  (%s)\n", "", rows[k].why);
+            print_num(sf, row->dstsp, 8, 3);
+            fprintf(sf, "  %s\n", row->recorded ? a.series[row->series] : "simulated");
+            if (row->why[0]) fprintf(sf, "  %9s  (%s)\n", "", row->why);
         }
     }
-    free(match);
 
     /* Every ISI, and the plot. */
     if (a.plot && !a.isis) {
@@ -1007,9 +721,9 @@ int cmd_compare(int argc, char **argv)
             const double *tp = nm_learned_train_p(lm, &ntp);
             fprintf(f, "# model: %s\n# train_p:", a.model_path);
             for (size_t k = 0; k < ntp; k++) fprintf(f, "%s%.10g", k ? "," : " ", tp[k]);
-            fprintf(f, "\n# agreement: %.6f\n", (double)matches / (double)np);
+            fprintf(f, "\n# agreement: %.6f\n", (double)res->matches / (double)np);
         }
-        fprintf(f, "# window_ms: %g\n", so.duration_ms);
+        fprintf(f, "# window_ms: %g\n", res->duration_ms);
         if (truth) {
             /* The axis label of the plot: "VS (mV)". */
             const char *unit = "";
@@ -1020,8 +734,8 @@ int cmd_compare(int argc, char **argv)
                     *unit ? ")" : "");
         }
         fprintf(f, "side,p,isi_ms,regime\n");
-        isis_side(f, "truth", p, tr, tpts, np);
-        if (lm) isis_side(f, "learned", p, NULL, lpts, np);
+        isis_side(f, res, 0);
+        if (lm) isis_side(f, res, 1);
         fclose(f);
         if ((st = nm_file_write_atomic(ipath, ibuf, ilen))) {
             rc = cli_lib_fail(CMD, st);
@@ -1035,35 +749,20 @@ int cmd_compare(int argc, char **argv)
         base = base ? base + 1 : a.model_path;
         if (lm)
             snprintf(title, sizeof title, "%s vs truth %s: agreement %.1f%%", base, truth_label,
-                     100.0 * (double)matches / (double)np);
+                     100.0 * (double)res->matches / (double)np);
         else snprintf(title, sizeof title, "ground truth: %s", truth_label);
         if (run_plot(ipath, a.plot, title)) rc = NM_EXIT_FAIL;
         else if (!a.quiet) fprintf(stderr, "neuromap compare: wrote %s (ISIs in %s)\n", a.plot, ipath);
     }
 
 done:
-    for (size_t k = 0; k < COMPARE_MAX_SERIES; k++) {
-        nm_series_free(ser[k]);
-        free(sv[k]);
-        free(sisi[k]);
-    }
-    if (tpts) nm_sweep_points_clear(tpts, np);
-    if (lpts) nm_sweep_points_clear(lpts, np);
-    if (mt) nm_sweep_points_clear(mt, nm);
-    if (ml) nm_sweep_points_clear(ml, nm);
-    free(tpts);
-    free(lpts);
-    free(mt);
-    free(ml);
-    free(mp);
-    free(rows);
-    free(ttr);
-    free(ltr);
+    for (size_t k = 0; k < COMPARE_MAX_SERIES; k++) nm_series_free(ser[k]);
+    nm_compare_result_free(res);
     free(tbuf);
     free(ibuf);
     free(isis_path);
     free(p);
-    free(tr);
+    free(table);
     nm_learned_free(lm);
     nm_model_free(truth);
     return rc;
