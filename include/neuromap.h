@@ -615,6 +615,20 @@ double nm_learned_dt_ms(const nm_learned *m);         /* time of one map step (m
 double nm_learned_threshold_mv(const nm_learned *m);  /* spike threshold (mV) */
 /* Range of p seen in training (the map extrapolates outside it). */
 void nm_learned_p_range(const nm_learned *m, double *pmin, double *pmax);
+/* The control parameter's name and unit (meta.p_name, meta.p_unit, set by
+ * `neuromap train --p-name/--p-unit`; files without them: "p" and "") and
+ * its default: the centre of the training range, (pmin + pmax) / 2, the p a
+ * NEURON cell takes when its model is loaded unless p was set. */
+const char *nm_learned_p_name(const nm_learned *m);
+const char *nm_learned_p_unit(const nm_learned *m);
+double nm_learned_p_default(const nm_learned *m);
+/* Check a name and unit for p before they are stored: the name 1..NM_P_NAME_MAX
+ * characters of [A-Za-z0-9_.-], the unit 0..NM_P_UNIT_MAX printable ASCII
+ * characters without spaces (e.g. "mV", "nA", "uA/cm2").  NULL means the
+ * default ("p", "").  NM_EINVAL with a message naming the value and the rule. */
+#define NM_P_NAME_MAX 32
+#define NM_P_UNIT_MAX 32
+nm_status nm_learned_check_p_label(const char *name, const char *unit);
 /* A start state (D values) on the training data: the encoder mean of a
  * training delay vector, stored in the model file. */
 void nm_learned_initial_state(const nm_learned *m, double *x);
@@ -836,6 +850,8 @@ typedef struct nm_learn_opts {
                                    series (mV; 0: 2 mV; train: from the noise) */
     uint64_t seed;              /* one seed for everything (VAE and map) */
     const char *command;        /* stored as meta.command (NULL: none) */
+    const char *p_name;         /* stored as meta.p_name (NULL: "p") */
+    const char *p_unit;         /* stored as meta.p_unit (NULL: "") */
     const nm_autoset_result *autoset; /* settings chosen from the data: stored as
                                      meta.auto_* (NULL: none) */
     unsigned autoset_used;      /* NM_AUTOSET_* bits of the choices applied */
@@ -1148,6 +1164,11 @@ size_t nm_plugin_refcount(int handle);       /* references to it (0 if not live)
 nm_status nm_plugin_info(int handle, int *dim, double *dt_ms, double *threshold_mv);
 nm_status nm_plugin_init(int handle, double *x, double *v);
 nm_status nm_plugin_step(int handle, double p, double *x, double *v);
+/* The model's control parameter: its default (nm_learned_p_default) and
+ * training range; and its name and unit copied into name[nname] and
+ * unit[nunit] (cut to fit, always terminated; either may be NULL). */
+nm_status nm_plugin_p_info(int handle, double *p_default, double *pmin, double *pmax);
+nm_status nm_plugin_p_label(int handle, char *name, size_t nname, char *unit, size_t nunit);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,23 @@ and the membrane potential V decoded from x by the VAE decoder.
     c.load("srk.nmap")       // hoc error (RuntimeError in Python) if it cannot be loaded
     c.p = -38                // control parameter (for the SRK model: VS, mV)
 
+p's default is the model's: a new cell's p is NaN, which means "not set",
+and load() gives p the model's default p (pdefault: the centre of its
+training range) unless p was set.  The rule: load() replaces p by the new
+model's pdefault when p is NaN or still equals the pdefault of the model
+loaded before (so a reload follows the model until p is assigned another
+value); any other p is kept.  pname(strdef) and punit(strdef) give the
+name and unit of p stored in the model (`neuromap train --p-name/--p-unit`;
+"p" and "" for older files).
+
+recordV(tvec, vvec) records the decoded V at every map step: at
+finitialize both Vectors are emptied and get (t, V0), then every step
+appends (its time, V), and a load() during a run appends (t_load, V0).  V
+is constant between the recorded times.  It needs no section (the cell has
+none; Vector.record of V needs a time vector in a model without sections)
+and works under every integrator and with threads.  recordV() with no
+argument stops recording.  Give each cell its own Vectors.
+
 The cell steps on its own clock with self-events (net_send every dt_map, at
 t = n*dt_map after finitialize), independent of dt, so fixed step, CVode,
 local variable step and threads give the same spike times.  It costs nothing
@@ -78,7 +95,8 @@ NEURON {
     ARTIFICIAL_CELL NeuroMapCell
     RANGE p, tau_drive, hysteresis, handle
     RANGE V0, V, x, dim, dt_map, thresh, drive, tdrive, peff, armed, nstep, tstart, err
-    RANGE errwhat, errval, errt, pending
+    RANGE errwhat, errval, errt, pending, pdefault
+    POINTER rect_, recv_
 }
 
 UNITS {
@@ -86,7 +104,8 @@ UNITS {
 }
 
 PARAMETER {
-    p = -38           : control parameter, in the units of the model's p (SRK: VS, mV)
+    p = 0             : control parameter in the units of the model's p (SRK: VS, mV);
+                      : NaN at creation (CONSTRUCTOR): load() sets the model's pdefault
     tau_drive = 20 (ms) <1e-9, 1e300> : decay time constant of the NetCon drive
     hysteresis = 2 (mV) <0, 1e9>  : re-arm margin below threshold (nm_spikes_detect)
     handle = 0        : registry handle set by load(); 0 = no model.  Do not assign.
@@ -110,6 +129,9 @@ ASSIGNED {
     errval            : the value that stopped it (p + drive for errwhat 1)
     errt (ms)         : the time it stopped
     pending           : 1 while a map-step self-event is queued
+    pdefault          : the model's default p: the centre of its training range (set by load)
+    rect_             : recordV storage (Vector objects), not a pointer into NEURON's data
+    recv_
 }
 
 VERBATIM
@@ -126,10 +148,53 @@ extern size_t nm_plugin_refcount(int);
 extern int nm_plugin_info(int, int*, double*, double*);
 extern int nm_plugin_init(int, double*, double*);
 extern int nm_plugin_step(int, double, double*, double*);
+extern int nm_plugin_p_info(int, double*, double*, double*);
+extern int nm_plugin_p_label(int, char*, size_t, char*, size_t);
 extern const char* nm_last_error(void);
 #ifdef __cplusplus
 }
 #endif
+/* "NeuroMapCell[3]": the hoc name of the cell, formatted here because
+   hoc_object_name() uses one static buffer (not thread safe). */
+#ifdef __cplusplus
+#define NMX_TEMPLATE_(ob) ((ob)->ctemplate)
+#else
+#define NMX_TEMPLATE_(ob) ((ob)->template)
+#endif
+static void nmx_name_(Point_process* pnt_, char* buf_, size_t n_) {
+    Object* ob_ = pnt_ ? pnt_->ob : (Object*)0;
+    if (ob_ && NMX_TEMPLATE_(ob_) && NMX_TEMPLATE_(ob_)->sym) {
+        snprintf(buf_, n_, "%s[%d]", NMX_TEMPLATE_(ob_)->sym->name, ob_->index);
+    } else {
+        snprintf(buf_, n_, "NeuroMapCell");
+    }
+}
+/* recordV: the two Vectors are kept as hoc Objects (referenced) in the
+   storage of the POINTERs rect_ and recv_, as VecStim keeps its Vector. */
+#define NMX_RECT_ (*((Object**)(&_p_rect_)))
+#define NMX_RECV_ (*((Object**)(&_p_recv_)))
+static void nmx_rec_append_(Object* ot_, Object* ov_, double t_, double v_) {
+    IvocVect* tv_;
+    IvocVect* vv_;
+    int n_;
+    if (!ot_ || !ov_) {
+        return;
+    }
+    tv_ = (IvocVect*)ot_->u.this_pointer;
+    vv_ = (IvocVect*)ov_->u.this_pointer;
+    n_ = vector_capacity(tv_);
+    vector_resize(tv_, n_ + 1);
+    vector_vec(tv_)[n_] = t_;
+    n_ = vector_capacity(vv_);
+    vector_resize(vv_, n_ + 1);
+    vector_vec(vv_)[n_] = v_;
+}
+static void nmx_rec_clear_(Object* ot_, Object* ov_) {
+    if (ot_ && ov_) {
+        vector_resize((IvocVect*)ot_->u.this_pointer, 0);
+        vector_resize((IvocVect*)ov_->u.this_pointer, 0);
+    }
+}
 /* What stopped a cell (errwhat).  The same codes and texts in neuromap_clamp.mod. */
 #define NMX_STEP 1
 #define NMX_P 2
@@ -226,6 +291,10 @@ ENDVERBATIM
     tstart = t
     armed = (V < thresh - hysteresis)
     pending = 1
+VERBATIM
+    nmx_rec_clear_(NMX_RECT_, NMX_RECV_);
+    nmx_rec_append_(NMX_RECT_, NMX_RECV_, t, V);
+ENDVERBATIM
     net_send(dt_map, 1)
 }
 
@@ -273,7 +342,9 @@ ENDVERBATIM
 VERBATIM
                 _lst = (double)nm_plugin_step((int)handle, peff, x, &V);
                 if (_lst != 0) {
-                    fprintf(stderr, "NeuroMapCell: stopped at t = %g ms (p = %g): %s\n", _ltstep, peff,
+                    char name_[80];
+                    nmx_name_(_pnt, name_, sizeof name_);
+                    fprintf(stderr, "%s: stopped at t = %g ms (p + drive = %g): %s\n", name_, _ltstep, peff,
                             nm_last_error());
                 }
 ENDVERBATIM
@@ -295,13 +366,17 @@ ENDVERBATIM
                 pending = 0
 VERBATIM
                 if (_lst == 0) {
-                    char msg_[600];
-                    nmx_text_(msg_, sizeof msg_, "NeuroMapCell", (int)_lwhat, 1, _lbad, _ltstep);
+                    char msg_[600], name_[80];
+                    nmx_name_(_pnt, name_, sizeof name_);
+                    nmx_text_(msg_, sizeof msg_, name_, (int)_lwhat, 1, _lbad, _ltstep);
                     fprintf(stderr, "%s\n", msg_);
                 }
 ENDVERBATIM
             } else {
                 nstep = nstep + 1
+VERBATIM
+                nmx_rec_append_(NMX_RECT_, NMX_RECV_, _ltstep, V);
+ENDVERBATIM
                 if (armed) {
                     if (vold < thresh && V >= thresh) {
                         : t is tstep exactly for an ARTIFICIAL_CELL (the delay
@@ -355,6 +430,16 @@ VERBATIM
         dim = d_;
         nm_plugin_init(h_, x, &V);
         V0 = V;
+        /* p follows the model's default until it is set (see the comment
+           at the top): NaN (a new cell) or the previous model's default */
+        {
+            double pd_ = 0.0;
+            nm_plugin_p_info(h_, &pd_, (double*)0, (double*)0);
+            if (isnan(p) || p == pdefault) {
+                p = pd_;
+            }
+            pdefault = pd_;
+        }
     }
 ENDVERBATIM
     : the new model from its start state at the current t (a queued
@@ -373,7 +458,77 @@ ENDVERBATIM
         err = 0
         errwhat = 0
         errval = 0
+VERBATIM
+        nmx_rec_append_(NMX_RECT_, NMX_RECV_, tstart, V);
+ENDVERBATIM
     }
+}
+
+: pname(strdef), punit(strdef): the name and unit of the model's p
+: ("p" and "" for files written before they were stored; "" without a model).
+PROCEDURE pname() {
+VERBATIM
+    {
+        char s_[64];
+        s_[0] = '\0';
+        if (!ifarg(1) || !hoc_is_str_arg(1)) {
+            hoc_execerror("NeuroMapCell.pname", "needs a strdef (Python: h.ref(\"\"))");
+        }
+        if (handle > 0) {
+            nm_plugin_p_label((int)handle, s_, sizeof s_, (char*)0, 0);
+        }
+        hoc_assign_str(hoc_pgargstr(1), s_);
+    }
+ENDVERBATIM
+}
+
+PROCEDURE punit() {
+VERBATIM
+    {
+        char s_[64];
+        s_[0] = '\0';
+        if (!ifarg(1) || !hoc_is_str_arg(1)) {
+            hoc_execerror("NeuroMapCell.punit", "needs a strdef (Python: h.ref(\"\"))");
+        }
+        if (handle > 0) {
+            nm_plugin_p_label((int)handle, (char*)0, 0, s_, sizeof s_);
+        }
+        hoc_assign_str(hoc_pgargstr(1), s_);
+    }
+ENDVERBATIM
+}
+
+: recordV(tvec, vvec): record (t, V) at every map step (see the top);
+: recordV() stops.  Called during a run, it empties the Vectors and
+: starts them with the current (t, V).
+PROCEDURE recordV() {
+VERBATIM
+    {
+        Object* ot_ = (Object*)0;
+        Object* ov_ = (Object*)0;
+        if (ifarg(1)) {
+            if (!ifarg(2) || !is_vector_arg(1) || !is_vector_arg(2)) {
+                hoc_execerror("NeuroMapCell.recordV", "needs two Vectors (times, V), or none to stop");
+            }
+            ot_ = *hoc_objgetarg(1);
+            ov_ = *hoc_objgetarg(2);
+            if (ot_ == ov_) {
+                hoc_execerror("NeuroMapCell.recordV", "needs two different Vectors (times, V)");
+            }
+            hoc_obj_ref(ot_);
+            hoc_obj_ref(ov_);
+        }
+        hoc_obj_unref(NMX_RECT_);
+        hoc_obj_unref(NMX_RECV_);
+        NMX_RECT_ = ot_;
+        NMX_RECV_ = ov_;
+        if (pending) {
+            double tnow_ = _nt ? _nt->_t : nrn_threads[0]._t;
+            nmx_rec_clear_(ot_, ov_);
+            nmx_rec_append_(ot_, ov_, tnow_, V);
+        }
+    }
+ENDVERBATIM
 }
 
 : errmsg(strdef): the message of what stopped the cell ("" while err = 0).
@@ -408,8 +563,22 @@ VERBATIM
 ENDVERBATIM
 }
 
+CONSTRUCTOR {
+VERBATIM
+    /* p not set: load() gives it the model's default */
+    p = NAN;
+    pdefault = NAN;
+    NMX_RECT_ = (Object*)0;
+    NMX_RECV_ = (Object*)0;
+ENDVERBATIM
+}
+
 DESTRUCTOR {
 VERBATIM
+    hoc_obj_unref(NMX_RECT_);
+    hoc_obj_unref(NMX_RECV_);
+    NMX_RECT_ = (Object*)0;
+    NMX_RECV_ = (Object*)0;
     if (handle > 0) {
         nm_plugin_release((int)handle);
         handle = 0;

@@ -13,6 +13,11 @@ a recordable v.
     cl.p = -38
     finitialize(cl.V0)          // start v on the decoded start V (else it is pulled there in ~rs*C)
 
+p's default is the model's, as in neuromap_cell.mod: NaN at creation, and
+load() sets the model's pdefault (the centre of its training range) when p
+is NaN or still equals the previous model's pdefault.  pname(strdef),
+punit(strdef): the name and unit of p stored in the model.
+
 The clamp (SEClamp-like, ELECTRODE_CURRENT):
     i = (vc(t) - v)/rs           nA, with rs in MOhm (default 0.001 MOhm = 1 kOhm)
 The target vc(t) is the decoded V, linearly interpolated between map steps,
@@ -78,7 +83,7 @@ NEURON {
     ELECTRODE_CURRENT i
     RANGE p, tau_drive, hysteresis, handle, rs, kp
     RANGE V0, V, Vnext, Vfrom, vc, i, x, dim, dt_map, thresh, drive, tdrive, peff, tk, armed, nstep
-    RANGE tstart, err, errwhat, errval, errt, pending
+    RANGE tstart, err, errwhat, errval, errt, pending, pdefault
     POINTER pin
 }
 
@@ -89,7 +94,8 @@ UNITS {
 }
 
 PARAMETER {
-    p = -38           : control parameter (units of the model's p)
+    p = 0             : control parameter (units of the model's p); NaN at creation
+                      : (CONSTRUCTOR): load() sets the model's pdefault
     tau_drive = 20 (ms) <1e-9, 1e300> : decay time constant of the NetCon drive
     hysteresis = 2 (mV) <0, 1e9>  : re-arm margin below thresh
     rs = 0.001 (MOhm) <1e-12, 1e9> : clamp series resistance
@@ -123,6 +129,7 @@ ASSIGNED {
     errval            : the value that stopped it (p + drive for errwhat 1)
     errt (ms)         : the time it stopped
     pending           : 1 after finitialize (the self-events run on)
+    pdefault          : the model's default p: the centre of its training range (set by load)
 }
 
 VERBATIM
@@ -139,10 +146,27 @@ extern size_t nm_plugin_refcount(int);
 extern int nm_plugin_info(int, int*, double*, double*);
 extern int nm_plugin_init(int, double*, double*);
 extern int nm_plugin_step(int, double, double*, double*);
+extern int nm_plugin_p_info(int, double*, double*, double*);
+extern int nm_plugin_p_label(int, char*, size_t, char*, size_t);
 extern const char* nm_last_error(void);
 #ifdef __cplusplus
 }
 #endif
+/* "NeuroMapClamp[3]": the hoc name, formatted here because hoc_object_name()
+   uses one static buffer (not thread safe). */
+#ifdef __cplusplus
+#define NMX_TEMPLATE_(ob) ((ob)->ctemplate)
+#else
+#define NMX_TEMPLATE_(ob) ((ob)->template)
+#endif
+static void nmx_name_(Point_process* pnt_, char* buf_, size_t n_) {
+    Object* ob_ = pnt_ ? pnt_->ob : (Object*)0;
+    if (ob_ && NMX_TEMPLATE_(ob_) && NMX_TEMPLATE_(ob_)->sym) {
+        snprintf(buf_, n_, "%s[%d]", NMX_TEMPLATE_(ob_)->sym->name, ob_->index);
+    } else {
+        snprintf(buf_, n_, "NeuroMapClamp");
+    }
+}
 /* What stopped a cell (errwhat).  The same codes and texts as in neuromap_cell.mod. */
 #define NMX_STEP 1
 #define NMX_P 2
@@ -271,8 +295,9 @@ BREAKPOINT {
 VERBATIM
             errval = rs;
             {
-                char msg_[600];
-                nmx_text_(msg_, sizeof msg_, "NeuroMapClamp", NMX_RS, 1, rs, t);
+                char msg_[600], name_[80];
+                nmx_name_((Point_process*)_ppvar[1]._pvoid, name_, sizeof name_);
+                nmx_text_(msg_, sizeof msg_, name_, NMX_RS, 1, rs, t);
                 fprintf(stderr, "%s\n", msg_);
             }
 ENDVERBATIM
@@ -375,7 +400,9 @@ ENDVERBATIM
 VERBATIM
             _lst = (double)nm_plugin_step((int)handle, peff, x, &Vnext);
             if (_lst != 0) {
-                fprintf(stderr, "NeuroMapClamp: stopped at t = %g ms (p = %g): %s\n", tk, peff,
+                char name_[80];
+                nmx_name_((Point_process*)_ppvar[1]._pvoid, name_, sizeof name_);
+                fprintf(stderr, "%s: stopped at t = %g ms (p + drive = %g): %s\n", name_, tk, peff,
                         nm_last_error());
             }
 ENDVERBATIM
@@ -395,8 +422,9 @@ ENDVERBATIM
             errt = tk
 VERBATIM
             if (_lst == 0) {
-                char msg_[600];
-                nmx_text_(msg_, sizeof msg_, "NeuroMapClamp", (int)_lwhat, 1, _lbad, tk);
+                char msg_[600], name_[80];
+                nmx_name_((Point_process*)_ppvar[1]._pvoid, name_, sizeof name_);
+                nmx_text_(msg_, sizeof msg_, name_, (int)_lwhat, 1, _lbad, tk);
                 fprintf(stderr, "%s\n", msg_);
             }
 ENDVERBATIM
@@ -437,6 +465,15 @@ VERBATIM
         dim = d_;
         nm_plugin_init(h_, x, &V);
         V0 = V;
+        /* p follows the model's default until it is set */
+        {
+            double pd_ = 0.0;
+            nm_plugin_p_info(h_, &pd_, (double*)0, (double*)0);
+            if (isnan(p) || p == pdefault) {
+                p = pd_;
+            }
+            pdefault = pd_;
+        }
     }
 ENDVERBATIM
     : the new model from its start state at the current t; during a run
@@ -480,6 +517,39 @@ VERBATIM
 ENDVERBATIM
 }
 
+: pname(strdef), punit(strdef): the name and unit of the model's p
+PROCEDURE pname() {
+VERBATIM
+    {
+        char s_[64];
+        s_[0] = '\0';
+        if (!ifarg(1) || !hoc_is_str_arg(1)) {
+            hoc_execerror("NeuroMapClamp.pname", "needs a strdef (Python: h.ref(\"\"))");
+        }
+        if (handle > 0) {
+            nm_plugin_p_label((int)handle, s_, sizeof s_, (char*)0, 0);
+        }
+        hoc_assign_str(hoc_pgargstr(1), s_);
+    }
+ENDVERBATIM
+}
+
+PROCEDURE punit() {
+VERBATIM
+    {
+        char s_[64];
+        s_[0] = '\0';
+        if (!ifarg(1) || !hoc_is_str_arg(1)) {
+            hoc_execerror("NeuroMapClamp.punit", "needs a strdef (Python: h.ref(\"\"))");
+        }
+        if (handle > 0) {
+            nm_plugin_p_label((int)handle, (char*)0, 0, s_, sizeof s_);
+        }
+        hoc_assign_str(hoc_pgargstr(1), s_);
+    }
+ENDVERBATIM
+}
+
 FUNCTION nloaded() {
 VERBATIM
     _lnloaded = (double)nm_plugin_count();
@@ -489,6 +559,14 @@ ENDVERBATIM
 FUNCTION refcount() {
 VERBATIM
     _lrefcount = handle > 0 ? (double)nm_plugin_refcount((int)handle) : 0.0;
+ENDVERBATIM
+}
+
+CONSTRUCTOR {
+VERBATIM
+    /* p not set: load() gives it the model's default */
+    p = NAN;
+    pdefault = NAN;
 ENDVERBATIM
 }
 

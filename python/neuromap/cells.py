@@ -18,15 +18,38 @@ Weights: for SRKCell, syn is an ExpSyn (weight in uS); for the learned cells
 a NetCon weight is added to the drive the map sees (units of p: mV of VS for
 an SRK model), decaying with ``tau_drive`` (ms).
 
+p of a learned cell defaults to its model's (``p_default``: the centre of
+the training range) unless given; ``p_name`` and ``p_unit`` are the name and
+unit stored in the model (``neuromap train --p-name/--p-unit``).
+
 Constructing a cell loads the mechanisms (neuron_support.load_mechanisms).
 A bad model path or a corrupted file raises RuntimeError with libneuromap's
-message.
+message.  A cell that stops during a run (its map diverged, an invalid
+value) is listed by ``errors()``; ``neuron_support.run`` raises
+``LearnedCellError`` for it.
 """
 
 from . import neuron_support as _ns
 from . import runtime as _rt
 
-__all__ = ["LearnedCell", "LearnedSectionCell", "SRKCell", "model_load_error"]
+__all__ = ["LearnedCell", "LearnedSectionCell", "SRKCell", "model_load_error", "errors",
+           "first_error", "LearnedCellError"]
+
+LearnedCellError = _ns.LearnedCellError
+
+
+def errors():
+    """Every learned cell (NeuroMapCell, NeuroMapClamp) stopped by an error
+    since its finitialize, earliest first: CellError tuples (name, e.g.
+    "NeuroMapCell[3]"; mech, the hoc object; t_ms; err; message).  See
+    neuron_support.learned_cell_errors."""
+    return _ns.learned_cell_errors()
+
+
+def first_error():
+    """The earliest of errors(), or None."""
+    errs = _ns.learned_cell_errors()
+    return errs[0] if errs else None
 
 
 def model_load_error(path, exc):
@@ -88,6 +111,8 @@ class _LearnedBase(_Cell):
     template = None
 
     def __init__(self, model, p=None, tau_drive=None):
+        """model: a model file.  p: the control parameter (default: the
+        model's p_default, the centre of its training range)."""
         h = _ns.load_mechanisms()
         self.hoc = getattr(h, self.template)()
         self.mech = self.hoc.cell
@@ -98,13 +123,34 @@ class _LearnedBase(_Cell):
             self.mech.tau_drive = tau_drive
 
     def load(self, model):
-        """Load (or share) a model file; the state resets to its start."""
+        """Load (or share) a model file; the state resets to its start.  p
+        becomes the new model's p_default unless it was set to another
+        value than the previous model's default."""
         path = str(model)
         try:
             self.hoc.load(path)
         except RuntimeError as e:
             raise model_load_error(path, e) from None
         self.path = path
+
+    @property
+    def p_default(self):
+        """The model's default p: the centre of its training range."""
+        return self.mech.pdefault
+
+    @property
+    def p_name(self):
+        """Name of p stored in the model ("p" for older files)."""
+        s = _ns._h().ref("")
+        self.mech.pname(s)
+        return s[0]
+
+    @property
+    def p_unit(self):
+        """Unit of p stored in the model ("" for none)."""
+        s = _ns._h().ref("")
+        self.mech.punit(s)
+        return s[0]
 
     @property
     def tau_drive(self):
@@ -161,10 +207,20 @@ class LearnedCell(_LearnedBase):
     template = "LearnedCell"
 
     def record_V(self, times=None):
-        """(t, V) Vectors of the decoded V, recorded at the given times (ms)
-        or at every NEURON step.  An ARTIFICIAL_CELL's V changes only at its
-        map steps: recording at (k + 1/2)*dt_map gives V after step k."""
-        return _ns.record_v(self.mech._ref_V, times=times)
+        """(t, V) Vectors of the decoded V.  Without times: at every map step
+        (the cell's own recorder, NeuroMapCell.recordV): t[0] is the
+        finitialize time with V0, then each step's time and V; V is constant
+        in between.  It needs no section and works under every integrator
+        and with threads.  With times (ms): V at those times (Vector.record
+        with a time vector).  V changes only at the map steps, so at a step
+        time the value depends on the order of events: record at
+        (k + 1/2)*dt_map for V after step k."""
+        if times is not None:
+            return _ns.record_v(self.mech._ref_V, times=times)
+        h = _ns._h()
+        t, v = h.Vector(), h.Vector()
+        self.hoc.recordV(t, v)
+        return t, v
 
 
 class LearnedSectionCell(_LearnedBase):

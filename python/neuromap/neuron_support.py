@@ -10,13 +10,15 @@ imported on first use, not when this module is imported.
     ns.run(10000, method="cvode")
 """
 
+import collections
 import os
 
 import numpy as np
 
 __all__ = ["load_mechanisms", "find_mechdir", "hoc_dir", "load_templates", "SpikeRecorder",
            "record_spikes", "record_v", "to_numpy", "run", "check_cells", "error_message",
-           "learned_errors", "burst_stats", "MECHANISMS"]
+           "learned_errors", "learned_cell_errors", "CellError", "LearnedCellError", "burst_stats",
+           "MECHANISMS"]
 
 # The mechanisms libnrnmech.so must define (mod/*.mod).
 MECHANISMS = ("NeuroMapCell", "NeuroMapClamp", "srk")
@@ -141,11 +143,16 @@ def record_v(ref, dt_ms=None, times=None):
 
 
 def run(tstop, method="fixed", dt=0.025, nthread=1, v_init=-50.0, atol=1e-8, rtol=1e-8,
-        secondorder=2):
+        secondorder=2, check=True):
     """finitialize(v_init) and run to tstop (ms).  method: "fixed" (dt,
     secondorder 2 = Crank-Nicolson by default), "cvode" (global variable step,
     atol/rtol) or "lvardt" (local variable step).  nthread threads.  NEURON's
-    global integrator settings are restored afterwards."""
+    global integrator settings are restored afterwards.
+
+    check=True: raise LearnedCellError if a learned cell stopped during the
+    run (its map diverged, an invalid value; the run itself goes on to tstop
+    as NEURON does): the message names the first cell, its time and message,
+    and how many stopped.  check=False leaves that to learned_cell_errors()."""
     h = _h()
     pc = h.ParallelContext()
     cv = h.CVode()
@@ -173,6 +180,10 @@ def run(tstop, method="fixed", dt=0.025, nthread=1, v_init=-50.0, atol=1e-8, rto
                 raise RuntimeError("finitialize refused: " + "; ".join(msgs)) from e
             raise
         h.continuerun(tstop)
+        if check:
+            errs = learned_cell_errors()
+            if errs:
+                raise LearnedCellError(errs)
     finally:
         cv.use_local_dt(old[1])
         cv.active(old[0])
@@ -207,6 +218,49 @@ def learned_errors():
                 if mech.err:
                     msgs.append("%s (err %d)" % (error_message(mech), int(mech.err)))
     return msgs
+
+
+class CellError(collections.namedtuple("CellError", "name mech t_ms err message")):
+    """One stopped learned cell: name ("NeuroMapCell[3]", the mechanism's hoc
+    name), mech (the hoc object), t_ms (when it stopped), err (1 an invalid
+    value, 6 map diverged), message (its errmsg)."""
+    __slots__ = ()
+
+    def __str__(self):
+        msg = self.message
+        kind = self.name.split("[")[0]
+        if msg.startswith(kind + ": "):
+            msg = msg[len(kind) + 2:]
+        return "%s: %s (err %d)" % (self.name, msg, self.err)
+
+
+class LearnedCellError(RuntimeError):
+    """Learned cells stopped during a run (neuron_support.run): .errors is
+    the list of CellError, earliest first; .first the earliest."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        self.first = self.errors[0]
+        more = len(self.errors) - 1
+        super().__init__("learned cell %s%s" % (
+            self.first, "; %d more cell%s stopped" % (more, "s" if more > 1 else "") if more else ""))
+
+
+def learned_cell_errors():
+    """Every NeuroMapCell and NeuroMapClamp in NEURON (on this rank) stopped
+    by an error since its finitialize, as CellError tuples, earliest first
+    (ties in creation order).  A cell stops for good until the next
+    finitialize and NEURON goes on, so check after a run (run() does)."""
+    h = _h()
+    found = []
+    for name in ("NeuroMapCell", "NeuroMapClamp"):
+        if hasattr(h, name):
+            for mech in h.List(name):
+                if mech.err:
+                    found.append(CellError(mech.hname(), mech, float(mech.errt), int(mech.err),
+                                           error_message(mech)))
+    found.sort(key=lambda e: e.t_ms)
+    return found
 
 
 def check_cells(cells):

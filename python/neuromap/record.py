@@ -211,11 +211,18 @@ def write_series_csv(path, t_ms, v_mv):
                          "(got %s and %s)" % (t.shape, v.shape))
     if not (np.all(np.isfinite(t)) and np.all(np.isfinite(v))):
         raise ValueError("write_series_csv: %s: t_ms or v_mv is not finite" % path)
+    return _write_csv_atomic(path, "t_ms,V_mV", (t, v))
+
+
+def _write_csv_atomic(path, header, columns):
+    """Write the columns (10 significant digits) under header to a temporary
+    file, then rename it to path."""
+    fmt = ",".join(["%.10g"] * len(columns)) + "\n"
     tmp = "%s.tmp.%d" % (path, os.getpid())
     try:
         with open(tmp, "w") as f:
-            f.write("t_ms,V_mV\n")
-            f.writelines("%.10g,%.10g\n" % tv for tv in zip(t, v))
+            f.write(header + "\n")
+            f.writelines(fmt % row for row in zip(*columns))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -468,7 +475,7 @@ def record_input(section, protocol, duration_ms=2000.0, transient_ms=500.0, dt_r
         vs = vv[idx]
     finally:
         wv.play_remove()
-        fih = None
+        del fih  # kept alive for the run: it schedules the synaptic events
         ncs = syns = stim = None  # removes them from the cell
     if not (np.all(np.isfinite(vs)) and np.all(np.isfinite(i_na))):
         raise RuntimeError("record_input: V or the current is not finite")
@@ -487,14 +494,4 @@ def write_input_csv(path, t_ms, v_mv, i_na):
         raise ValueError("write_input_csv: %s: t_ms, v_mv or i_na is not finite" % path)
     if np.any(np.abs(i) > _MAX_NA):
         raise ValueError("write_input_csv: %s: |I| > %g nA (the readers' limit)" % (path, _MAX_NA))
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    try:
-        with open(tmp, "w") as f:
-            f.write("t_ms,V_mV,I_nA\n")
-            f.writelines("%.10g,%.10g,%.10g\n" % r for r in zip(t, v, i))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    return _write_csv_atomic(path, "t_ms,V_mV,I_nA", (t, v, i))

@@ -103,6 +103,9 @@ def _declare(lib):
         "nm_learned_dt_ms": (c_dbl, [c_void]),
         "nm_learned_threshold_mv": (c_dbl, [c_void]),
         "nm_learned_p_range": (None, [c_void, _DPTR, _DPTR]),
+        "nm_learned_p_name": (c_str, [c_void]),
+        "nm_learned_p_unit": (c_str, [c_void]),
+        "nm_learned_p_default": (c_dbl, [c_void]),
         "nm_learned_initial_state": (None, [c_void, _DPTR]),
         "nm_learned_step": (c_int, [c_void, c_dbl, _DPTR, _DPTR]),
         "nm_learned_decode_v": (c_dbl, [c_void, _DPTR]),
@@ -194,6 +197,11 @@ class LearnedModel:
         lo, hi = ctypes.c_double(), ctypes.c_double()
         lib.nm_learned_p_range(self._m, ctypes.byref(lo), ctypes.byref(hi))
         self.p_range = (lo.value, hi.value)
+        # meta.p_name / meta.p_unit ("p" and "" for older files) and the
+        # default p of a NEURON cell: the centre of the training range
+        self.p_name = lib.nm_learned_p_name(self._m).decode(errors="replace")
+        self.p_unit = lib.nm_learned_p_unit(self._m).decode(errors="replace")
+        self.p_default = float(lib.nm_learned_p_default(self._m))
         n = ctypes.c_size_t()
         tp = lib.nm_learned_train_p(self._m, ctypes.byref(n))
         self.train_p = np.array([tp[i] for i in range(n.value)]) if n.value else np.zeros(0)

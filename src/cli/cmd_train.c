@@ -59,6 +59,12 @@ static void train_help(void)
            "  --ensemble N       maps trained with seeds seed..seed+N-1 and averaged at\n"
            "                     every step (default 3; 1..8; trained on all cores)\n"
            "Other:\n"
+           "  --p-name NAME      name of the control parameter p, stored in the model (default\n"
+           "                     \"p\"; 1..32 of A-Z a-z 0-9 _ . -), e.g. VS or I\n"
+           "  --p-unit UNIT      its unit (default none; up to 32 printable characters, no\n"
+           "                     spaces), e.g. mV, nA, uA/cm2.  `info` shows both with p's\n"
+           "                     default, the centre of the training range (NEURON cells start\n"
+           "                     there)\n"
            "  --threshold MV     spike threshold stored in the model (default: midway between\n"
            "                     the 5%% quantile of V and the median spike peak)\n"
            "  --no-auto          choose nothing from the data: the paper's configuration\n"
@@ -167,7 +173,7 @@ int cmd_train(int argc, char **argv)
     static const char *CMD = "train";
     enum { O_SERIES = 256, O_P, O_DT, O_OUT, O_DE, O_LATENT, O_HIDDEN, O_BETA, O_VEPOCHS, O_SMOOTH, O_MHIDDEN, O_MEPOCHS,
            O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS, O_VAE, O_RLR, O_RBATCH,
-           O_RESAMPLE, O_MAPDT, O_NOAUTO };
+           O_RESAMPLE, O_MAPDT, O_NOAUTO, O_PNAME, O_PUNIT };
     static const struct option opts[] = {
         {"series", required_argument, 0, O_SERIES}, {"p", required_argument, 0, O_P},
         {"dt", required_argument, 0, O_DT}, {"out", required_argument, 0, O_OUT},
@@ -181,6 +187,7 @@ int cmd_train(int argc, char **argv)
         {"vae", required_argument, 0, O_VAE}, {"rollout-lr", required_argument, 0, O_RLR},
         {"rollout-batch", required_argument, 0, O_RBATCH}, {"resample", required_argument, 0, O_RESAMPLE},
         {"map-dt", required_argument, 0, O_MAPDT}, {"no-auto", no_argument, 0, O_NOAUTO},
+        {"p-name", required_argument, 0, O_PNAME}, {"p-unit", required_argument, 0, O_PUNIT},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *files[TRAIN_MAX_SERIES], *out = NULL, *vae_path = NULL, *vae_flag = NULL;
     double ps[TRAIN_MAX_SERIES], dt = 0, x;
@@ -298,6 +305,14 @@ int cmd_train(int argc, char **argv)
             if (!(ao.map_dt_ms > 0)) return cli_usage_error(CMD, "--map-dt must be > 0");
             break;
         case O_NOAUTO: no_auto = 1; break;
+        case O_PNAME:
+            if (nm_learned_check_p_label(optarg, NULL)) return cli_usage_error(CMD, "--p-name: %s", nm_last_error());
+            lo.p_name = optarg;
+            break;
+        case O_PUNIT:
+            if (nm_learned_check_p_label(NULL, optarg)) return cli_usage_error(CMD, "--p-unit: %s", nm_last_error());
+            lo.p_unit = optarg;
+            break;
         case O_ENS:
             if (cli_ulong(CMD, "--ensemble", optarg, &u)) return NM_EXIT_USAGE;
             if (u < 1 || u > 8) return cli_usage_error(CMD, "--ensemble must be in 1..8");

@@ -712,6 +712,18 @@ int cmd_info(int argc, char **argv)
         nm_vae *vae = NULL;
         if (nm_vae_from_mf(mf, &vae) == NM_OK) print_vae_header(vae, mf);
         nm_vae_free(vae);
+        nm_learned *lm = NULL;
+        if (kind == NM_MF_KIND_LEARNED && nm_learned_from_mf(mf, path, &lm) == NM_OK) {
+            /* meta.p_name / meta.p_unit (defaults for older files) and the
+             * default p of a NEURON cell: the centre of the training range */
+            double pmin, pmax;
+            const char *unit = nm_learned_p_unit(lm);
+            nm_learned_p_range(lm, &pmin, &pmax);
+            printf("Control parameter\n  p name %s, unit %s; trained at %g..%g; default p %g (the centre of the "
+                   "training range)\n", nm_learned_p_name(lm), *unit ? unit : "(none)", pmin, pmax,
+                   nm_learned_p_default(lm));
+        }
+        nm_learned_free(lm);
         printf(kind == NM_MF_KIND_LEARNED ? "Valid learned model (autoencoder and map): `run` can use it\n"
                                           : "Valid autoencoder without a map: `encode` and `train --vae` can use "
                                             "it, `run` needs a map (`neuromap train`)\n");

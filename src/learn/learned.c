@@ -24,6 +24,8 @@ struct nm_learned {
     double *train_p;
     size_t ntrain_p;
     double x0[NM_MAP_MAX_D];
+    char p_name[NM_P_NAME_MAX + 1]; /* meta.p_name, default "p" */
+    char p_unit[NM_P_UNIT_MAX + 1]; /* meta.p_unit, default "" */
     char u_unit[16];      /* unit of the input channel ("" without one) */
 };
 
@@ -85,6 +87,31 @@ const double *nm_learned_train_p(const nm_learned *m, size_t *n)
 {
     if (n) *n = m->ntrain_p;
     return m->train_p;
+}
+
+const char *nm_learned_p_name(const nm_learned *m) { return m->p_name; }
+const char *nm_learned_p_unit(const nm_learned *m) { return m->p_unit; }
+/* The centre of the training range: every model has a p it was trained at
+ * nearby (a fixed default such as SRK's -38 mV diverges for other models). */
+double nm_learned_p_default(const nm_learned *m) { return 0.5 * (m->pmin + m->pmax); }
+
+/* meta.p_name / meta.p_unit into m (defaults for files without them; the
+ * values were checked by nm_mf_validate). */
+static nm_status p_label_from_mf(nm_learned *m)
+{
+    const char *s = NULL;
+    nm_status st;
+    snprintf(m->p_name, sizeof m->p_name, "p");
+    m->p_unit[0] = '\0';
+    if (nm_mf_has(m->mf, "meta.p_name")) {
+        if ((st = nm_mf_get_str(m->mf, "meta.p_name", &s))) return st;
+        snprintf(m->p_name, sizeof m->p_name, "%s", s);
+    }
+    if (nm_mf_has(m->mf, "meta.p_unit")) {
+        if ((st = nm_mf_get_str(m->mf, "meta.p_unit", &s))) return st;
+        snprintf(m->p_unit, sizeof m->p_unit, "%s", s);
+    }
+    return NM_OK;
 }
 
 void nm_learned_initial_state(const nm_learned *m, double *x)
@@ -296,6 +323,7 @@ nm_status nm_learned_from_mf(const nm_mf *mf_in, const char *label, nm_learned *
     }
     memcpy(m->train_p, tp, ntp * sizeof *tp);
     m->ntrain_p = ntp;
+    if ((st = p_label_from_mf(m))) goto fail;
     m->pmin = INFINITY;
     m->pmax = -INFINITY;
     for (size_t i = 0; i < ntp; i++) {
@@ -472,6 +500,7 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
         if (!isfinite(series[i]->p)) return nm_fail(NM_EINVAL, "learn: p of series %zu is not finite", i);
     }
     if (!isfinite(opts->threshold_mv)) return nm_fail(NM_EINVAL, "learn: threshold is not finite");
+    if (nm_learned_check_p_label(opts->p_name, opts->p_unit)) return nm_fail_prefix(NM_EINVAL, "learn");
     /* Series with an input channel must agree on its unit. */
     const char *u_unit = NULL;
     for (size_t i = 0; i < nseries; i++) {
@@ -643,6 +672,12 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
         (st = nm_mf_add_str(m->mf, "meta.library", nm_version())))
         goto done;
     if (opts->command && (st = nm_mf_add_str(m->mf, "meta.command", opts->command))) goto done;
+    /* The control parameter's name and unit, always stored (docs/model-format.md). */
+    if ((st = nm_learned_check_p_label(opts->p_name, opts->p_unit)) ||
+        (st = nm_mf_add_str(m->mf, "meta.p_name", opts->p_name ? opts->p_name : "p")) ||
+        (st = nm_mf_add_str(m->mf, "meta.p_unit", opts->p_unit ? opts->p_unit : "")) ||
+        (st = p_label_from_mf(m)))
+        goto done;
     if (m->map->nu) {
         snprintf(m->u_unit, sizeof m->u_unit, "%s", u_unit ? u_unit : "");
         if ((st = nm_mf_add_str(m->mf, "meta.u_unit", m->u_unit))) goto done;

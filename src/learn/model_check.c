@@ -294,6 +294,57 @@ static nm_status check_map(const ck *c, int32_t vae_D, double vae_dt)
     return NM_OK;
 }
 
+/* The rules of nm_learned_check_p_label for one string; NULL if it passes,
+ * else what is wrong. */
+static const char *p_label_problem(const char *s, int is_name, char *buf, size_t nbuf)
+{
+    size_t n = strlen(s), max = is_name ? NM_P_NAME_MAX : NM_P_UNIT_MAX;
+    if (is_name && n == 0) return "it is empty";
+    if (n > max) {
+        snprintf(buf, nbuf, "it has %zu characters (at most %zu)", n, max);
+        return buf;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        int ok = is_name ? ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                            ch == '_' || ch == '.' || ch == '-')
+                         : (ch > 0x20 && ch < 0x7f);
+        if (!ok) {
+            snprintf(buf, nbuf, "character %zu (byte 0x%02X) is not allowed (%s)", i, ch,
+                     is_name ? "letters, digits, '_', '.', '-'" : "printable ASCII without spaces");
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+nm_status nm_learned_check_p_label(const char *name, const char *unit)
+{
+    char buf[128];
+    const char *why;
+    if (name && (why = p_label_problem(name, 1, buf, sizeof buf)))
+        return nm_fail(NM_EINVAL, "p name '%.40s': %s", name, why);
+    if (unit && (why = p_label_problem(unit, 0, buf, sizeof buf)))
+        return nm_fail(NM_EINVAL, "p unit '%.40s': %s", unit, why);
+    return NM_OK;
+}
+
+/* meta.p_name and meta.p_unit, optional (older files: "p" and ""). */
+static nm_status check_p_label(const ck *c)
+{
+    static const char *const names[2] = {"meta.p_name", "meta.p_unit"};
+    for (int k = 0; k < 2; k++) {
+        if (!nm_mf_has(c->mf, names[k])) continue;
+        const char *s = NULL, *why;
+        char buf[128];
+        nm_status st = nm_mf_get_str(c->mf, names[k], &s);
+        if (st) return relabel(c, st);
+        if ((why = p_label_problem(s, k == 0, buf, sizeof buf)))
+            return bad(c, "entry '%s' = '%.40s': %s", names[k], s, why);
+    }
+    return NM_OK;
+}
+
 nm_status nm_mf_validate(const nm_mf *mf, const char *label, nm_mf_kind kind)
 {
     if (!label) label = "<model>";
@@ -305,6 +356,7 @@ nm_status nm_mf_validate(const nm_mf *mf, const char *label, nm_mf_kind kind)
     double dt = 0;
     nm_status st = check_vae(&c, kind == NM_MF_KIND_LEARNED, &D, &dt);
     if (!st && kind == NM_MF_KIND_LEARNED) st = check_map(&c, D, dt);
+    if (!st && kind == NM_MF_KIND_LEARNED) st = check_p_label(&c);
     return st;
 }
 

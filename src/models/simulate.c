@@ -193,6 +193,37 @@ static const gsl_odeiv2_step_type *stepper(nm_sim_method method)
     return gsl_odeiv2_step_rk8pd;
 }
 
+/* Measurement noise on V.  Coloured noise: the Ornstein-Uhlenbeck process
+ * sampled exactly, e_i = a e_(i-1) + sd sqrt(1 - a^2) g_i with
+ * a = exp(-dt/tau), started from its stationary law (e_0 = sd g_0), so every
+ * sample has SD sd and lag-k autocorrelation a^k.  White noise (tau = 0) is
+ * e_i = sd g_i; none (sd = 0) is 0. */
+typedef struct noise_gen {
+    nm_rng rng;
+    double sd, a, b, e;
+    int coloured;
+} noise_gen;
+
+static void noise_init(noise_gen *g, const nm_sim_opts *o)
+{
+    nm_rng_seed(&g->rng, o->seed);
+    g->sd = o->noise_mv;
+    g->coloured = o->noise_mv > 0 && o->noise_tau_ms > 0;
+    g->a = g->coloured ? exp(-o->dt_ms / o->noise_tau_ms) : 0.0;
+    g->b = g->coloured ? o->noise_mv * sqrt(-expm1(-2.0 * o->dt_ms / o->noise_tau_ms)) : 0.0;
+    g->e = 0.0;
+}
+
+/* The noise of sample i (called for i = 0, 1, ... in order). */
+static double noise_next(noise_gen *g, size_t i)
+{
+    if (g->coloured)
+        g->e = i == 0 ? g->sd * nm_rng_gauss(&g->rng) : g->a * g->e + g->b * nm_rng_gauss(&g->rng);
+    else if (g->sd > 0)
+        g->e = g->sd * nm_rng_gauss(&g->rng);
+    return g->e;
+}
+
 /* The state of one integration. */
 typedef struct integ {
     gsl_odeiv2_system sys;
@@ -448,15 +479,6 @@ static int aug_jac(double t, const double y[], double *J, double dfdt[], void *p
     return GSL_SUCCESS;
 }
 
-/* The measurement noise of sample i (white, or OU of correlation time tau). */
-static double next_noise(const nm_sim_opts *o, nm_rng *rng, size_t i, double prev, double ou_a, double ou_b)
-{
-    if (o->noise_mv > 0 && o->noise_tau_ms > 0)
-        return i == 0 ? o->noise_mv * nm_rng_gauss(rng) : ou_a * prev + ou_b * nm_rng_gauss(rng);
-    if (o->noise_mv > 0) return o->noise_mv * nm_rng_gauss(rng);
-    return 0.0;
-}
-
 static nm_status simulate_input(const nm_model *m, const nm_sim_opts *o, size_t n, nm_series **out)
 {
     const nm_model_type *type = m->type;
@@ -498,12 +520,8 @@ static nm_status simulate_input(const nm_model *m, const nm_sim_opts *o, size_t 
         return nm_fail(NM_ENOMEM, "simulate: cannot allocate the GSL integrator");
     }
 
-    nm_rng rng;
-    nm_rng_seed(&rng, o->seed);
-    const int coloured = o->noise_mv > 0 && o->noise_tau_ms > 0;
-    const double ou_a = coloured ? exp(-o->dt_ms / o->noise_tau_ms) : 0.0;
-    const double ou_b = coloured ? o->noise_mv * sqrt(-expm1(-2.0 * o->dt_ms / o->noise_tau_ms)) : 0.0;
-    double noise = 0.0;
+    noise_gen noise;
+    noise_init(&noise, o);
     /* Stops: every breakpoint and every sample time t_i, i = 0..n (t_n only
      * closes the interval of u[n-1]).  At t_i the charge Q since t_(i-1)
      * gives u[i-1] and is reset. */
@@ -523,8 +541,7 @@ static nm_status simulate_input(const nm_model *m, const nm_sim_opts *o, size_t 
             y[ns] = 0.0;
             restart = 1;
             if (i < n) {
-                noise = next_noise(o, &rng, i, noise, ou_a, ou_b);
-                s->v[i] = y[0] + noise;
+                s->v[i] = y[0] + noise_next(&noise, i);
                 if (s->states) memcpy(s->states + i * ns, y, ns * sizeof *y);
             }
             i++;
@@ -584,26 +601,14 @@ nm_status nm_simulate(const nm_model *m, const nm_sim_opts *o, nm_series **out)
         return nm_fail(NM_ENOMEM, "simulate: cannot allocate the GSL integrator");
     }
 
-    nm_rng rng;
-    nm_rng_seed(&rng, o->seed);
-    /* Coloured noise: the Ornstein-Uhlenbeck process sampled exactly,
-     * e_i = a e_(i-1) + sd sqrt(1 - a^2) g_i with a = exp(-dt/tau), started
-     * from its stationary law (e_0 = sd g_0), so every sample has SD sd and
-     * lag-k autocorrelation a^k.  White noise (tau = 0) is e_i = sd g_i. */
-    const int coloured = o->noise_mv > 0 && o->noise_tau_ms > 0;
-    const double ou_a = coloured ? exp(-o->dt_ms / o->noise_tau_ms) : 0.0;
-    const double ou_b = coloured ? o->noise_mv * sqrt(-expm1(-2.0 * o->dt_ms / o->noise_tau_ms)) : 0.0;
-    double noise = 0.0;
+    noise_gen noise;
+    noise_init(&noise, o);
     st = advance(&it, o->transient_ms);
     for (size_t i = 0; i < n && !st; i++) {
         /* t_i by multiplication, not accumulation: no drift over 1e4+ samples. */
         st = advance(&it, o->transient_ms + (double)i * o->dt_ms);
         if (st) break;
-        if (coloured)
-            noise = i == 0 ? o->noise_mv * nm_rng_gauss(&rng) : ou_a * noise + ou_b * nm_rng_gauss(&rng);
-        else if (o->noise_mv > 0)
-            noise = o->noise_mv * nm_rng_gauss(&rng);
-        s->v[i] = y[0] + noise;
+        s->v[i] = y[0] + noise_next(&noise, i);
         if (s->states) memcpy(s->states + i * ns, y, ns * sizeof *y);
     }
     gsl_odeiv2_driver_free(it.d);

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -341,5 +342,25 @@ nm_status nm_plugin_step(int handle, double p, double *x, double *v)
     if (!isfinite(vn)) return nm_fail(NM_ENUMERIC, "plugin step at p = %g: the decoded V is not finite", p);
     memcpy(x, next, nm_learned_dim(m) * sizeof *x);
     if (v) *v = vn;
+    return NM_OK;
+}
+
+nm_status nm_plugin_p_info(int handle, double *p_default, double *pmin, double *pmax)
+{
+    const nm_learned *m;
+    nm_status st = get_or_fail(handle, "plugin p info", &m);
+    if (st) return st;
+    if (p_default) *p_default = nm_learned_p_default(m);
+    nm_learned_p_range(m, pmin, pmax);
+    return NM_OK;
+}
+
+nm_status nm_plugin_p_label(int handle, char *name, size_t nname, char *unit, size_t nunit)
+{
+    const nm_learned *m;
+    nm_status st = get_or_fail(handle, "plugin p label", &m);
+    if (st) return st;
+    if (name && nname) snprintf(name, nname, "%s", nm_learned_p_name(m));
+    if (unit && nunit) snprintf(unit, nunit, "%s", nm_learned_p_unit(m));
     return NM_OK;
 }

@@ -148,3 +148,63 @@ def upto(times, tstop):
 def same_times(a, b):
     a, b = np.asarray(a, float), np.asarray(b, float)
     return len(a) == len(b) and (len(a) == 0 or np.max(np.abs(a - b)) <= TIME_ATOL_MS)
+
+
+# ---- Edited copies of a model file (docs/model-format.md) -------------------
+# Type codes of the container and their struct formats.
+_MF_FMT = {1: "<i", 2: "<q", 3: "<Q", 4: "<f", 5: "<d"}
+MF_F64, MF_STR = 5, 6
+
+
+def read_entries(path):
+    """The entries of a model file as a list of [name, code, n, payload]."""
+    import struct
+    data = open(path, "rb").read()
+    (count,) = struct.unpack_from("<I", data, 7)
+    pos, ents = 11, []
+    for _ in range(count):
+        nl = data[pos]
+        name = data[pos + 1:pos + 1 + nl].decode("ascii")
+        pos += 1 + nl
+        code = data[pos]
+        n, nb = struct.unpack_from("<QQ", data, pos + 1)
+        pos += 17
+        ents.append([name, code, n, bytes(data[pos:pos + nb])])
+        pos += nb
+    return ents
+
+
+def write_entries(path, ents):
+    """Write entries as a model file (format 1.0) with the CRC-32 trailer."""
+    import struct
+    import zlib
+    out = bytearray(b"NMAP\x1a\x01\x00") + struct.pack("<I", len(ents))
+    for name, code, n, payload in ents:
+        out += bytes([len(name)]) + name.encode("ascii") + bytes([code]) + \
+            struct.pack("<QQ", n, len(payload)) + payload
+    with open(path, "wb") as f:
+        f.write(bytes(out) + struct.pack("<I", zlib.crc32(bytes(out)) & 0xFFFFFFFF))
+    return path
+
+
+def edited_model(src, dst, set_str=None, remove=(), add_f64=None):
+    """A copy of model file src written to dst: set_str {name: text} sets (or
+    adds) str entries, remove drops entries, add_f64 {name: delta} adds delta
+    to every element of f64 entries; the CRC is recomputed."""
+    import struct
+    ents = [e for e in read_entries(src) if e[0] not in remove]
+    for name, text in (set_str or {}).items():
+        raw = text.encode()
+        for e in ents:
+            if e[0] == name:
+                e[1:] = [MF_STR, len(raw), raw]
+                break
+        else:
+            ents.append([name, MF_STR, len(raw), raw])
+    for name, delta in (add_f64 or {}).items():
+        e = next(e for e in ents if e[0] == name)
+        if e[1] != MF_F64:
+            raise TestFailure("%s: not an f64 entry" % name)
+        vals = struct.unpack("<%dd" % e[2], e[3])
+        e[3] = struct.pack("<%dd" % e[2], *[v + delta for v in vals])
+    return write_entries(dst, ents)

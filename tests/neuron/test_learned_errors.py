@@ -185,7 +185,14 @@ def test_divergence(h, ns, rt, cells, model_path):
     bad = cells.LearnedCell(model_path, p=p_div)
     good = cells.LearnedCell(model_path, p=p_ok)
     tstop = (k_fail + 40) * model.dt_ms + 2.5
-    ns.run(tstop, v_init=good.V0)
+    # run() goes on to tstop, then raises for the stopped cell (issue 14)
+    try:
+        ns.run(tstop, v_init=good.V0)
+    except ns.LearnedCellError as e:
+        lc.check(e.first.mech == bad.mech and bad.mech.hname() in str(e) and
+                 "map diverged" in str(e), "run() raises naming the stopped cell: %s" % e)
+    else:
+        raise lc.TestFailure("run() returned although a cell diverged")
     lc.check(bad.mech.err == NM_ENUMERIC and int(bad.mech.nstep) == k_fail - 1 and
              np.array_equal(np.array(bad.state()), x_last),
              "p = %g: the cell stops where the offline run diverges (step %d), err = %d, state "

@@ -175,7 +175,7 @@ def test_load_other_dt(h, ns, rt, cells, path, short_path, model, short, p_fire)
     s = cells.LearnedSectionCell(path, p=p_fire)
     ra, rs = a.record_spikes(), s.record_spikes()
     tend = t_first + (n_short - 1) * short.dt_ms + 0.5
-    ns.run(t_load, v_init=s.V0)
+    ns.run(t_load, check=False, v_init=s.V0)
     a.load(short_path)
     s.load(short_path)
     h.continuerun(tend)
@@ -197,7 +197,7 @@ def test_load_other_dt(h, ns, rt, cells, path, short_path, model, short, p_fire)
     a = cells.LearnedCell(short_path, p=p_fire)
     s = cells.LearnedSectionCell(short_path, p=p_fire)
     ra, rs = a.record_spikes(), s.record_spikes()
-    ns.run(t_load, v_init=s.V0)
+    ns.run(t_load, check=False, v_init=s.V0)
     t_now = h.t
     a.load(path)
     s.load(path)
@@ -215,7 +215,7 @@ def test_load_other_dt(h, ns, rt, cells, path, short_path, model, short, p_fire)
 
 def test_load_stopped(h, ns, cells, path, p_fire):
     a = cells.LearnedCell(path, p=float("nan"))
-    ns.run(100.0, v_init=a.V0)
+    ns.run(100.0, check=False, v_init=a.V0)
     msg = a.error_message()
     lc.check(a.err == NM_EINVAL and int(a.mech.nstep) == 0 and "p is not finite" in msg,
              "p = NaN stops the cell at its first step: %s" % msg)
@@ -224,7 +224,7 @@ def test_load_stopped(h, ns, cells, path, p_fire):
     h.continuerun(200.0)
     lc.check(a.err == NM_EINVAL and int(a.mech.nstep) == 0 and a.error_message() == msg,
              "load() into a stopped cell during a run: still stopped, same err and message")
-    ns.run(202.5, v_init=a.V0)
+    ns.run(202.5, check=False, v_init=a.V0)
     lc.check(a.err == 0 and a.error_message() == "" and int(a.mech.nstep) == 40,
              "finitialize starts it again (40 steps, err 0, no message)")
     del a
@@ -256,13 +256,13 @@ def test_bad_at_finitialize(h, ns, cells, path, p_fire):
                      "%s %s = %g: hoc error at finitialize, err 1: %s"
                      % (cls.__name__, name, value, msg))
             try:
-                ns.run(50.0, v_init=c.V0)
+                ns.run(50.0, check=False, v_init=c.V0)
             except RuntimeError as e:
                 lc.check(msg in str(e), "neuron_support.run raises it: %s" % e)
             else:
                 raise lc.TestFailure("neuron_support.run accepted %s = %g" % (name, value))
             setattr(c.mech, name, good)
-        ns.run(52.5, v_init=c.V0)
+        ns.run(52.5, check=False, v_init=c.V0)
         lc.check(c.err == 0 and int(c.mech.nstep) == 10,
                  "%s: with the values restored it runs (10 steps)" % cls.__name__)
         del c
@@ -287,7 +287,7 @@ def test_bad_during_run(h, ns, cells, path, p_fire, p_silent):
         if cls is cells.LearnedSectionCell:
             tv, vv = c.record_v()
         td, dv = ns.record_v(c.mech._ref_drive, times=np.arange(1.25, tend, 2.5))
-        ns.run(t_set, v_init=c.V0)
+        ns.run(t_set, check=False, v_init=c.V0)
         steps_before = int(c.mech.nstep)
         lc.check(c.err == 0 and steps_before == 100, "%s: %d steps before the change"
                  % (cls.__name__, steps_before))
@@ -325,7 +325,7 @@ def test_tau_drive_zero_was_ignored(h, ns, cells, path, p_silent):
     stim, nc = input_netcon(h, c.syn, 1.0)
     c.tau_drive = 0.0
     try:
-        ns.run(200.0, v_init=c.V0)
+        ns.run(200.0, check=False, v_init=c.V0)
     except RuntimeError as e:
         lc.check("tau_drive = 0" in str(e), "tau_drive = 0 with input: refused (%s)" % e)
     else:
@@ -339,7 +339,7 @@ def test_not_finite_p(h, ns, cells, path, p_fire):
         for value in (nan, inf, -inf):
             c = cls(path, p=value)
             x0 = c.state()
-            ns.run(100.0, v_init=c.V0)
+            ns.run(100.0, check=False, v_init=c.V0)
             msg = c.error_message()
             lc.check(c.err == NM_EINVAL and "p is not finite" in msg and "diverged" not in msg and
                      c.state() == x0,
@@ -347,7 +347,7 @@ def test_not_finite_p(h, ns, cells, path, p_fire):
                      % (cls.__name__, value, msg))
             del c
         c = cls(path, p=p_fire)
-        ns.run(502.5, v_init=c.V0)
+        ns.run(502.5, check=False, v_init=c.V0)
         x_mid = c.state()
         c.p = nan
         h.continuerun(1000.0)
@@ -365,7 +365,7 @@ def test_not_finite_p(h, ns, cells, path, p_fire):
         # A NaN NetCon weight: the drive is not finite.
         c = cls(path, p=p_fire)
         stim, nc = input_netcon(h, c.syn, nan, start=101.0, number=1)
-        ns.run(300.0, v_init=c.V0)
+        ns.run(300.0, check=False, v_init=c.V0)
         msg = c.error_message()
         lc.check(c.err == NM_EINVAL and "drive is not finite" in msg,
                  "%s NaN NetCon weight: err 1: %s" % (cls.__name__, msg))
@@ -373,7 +373,7 @@ def test_not_finite_p(h, ns, cells, path, p_fire):
     # The clamp's POINTER feed: kp * pin not finite.
     s = cells.LearnedSectionCell(path, p=p_fire)
     s.clamp.kp = nan
-    ns.run(100.0, v_init=s.V0)
+    ns.run(100.0, check=False, v_init=s.V0)
     msg = s.error_message()
     lc.check(s.err == NM_EINVAL and "kp * pin is not finite" in msg,
              "NeuroMapClamp kp = NaN: err 1: %s" % msg)
@@ -385,7 +385,7 @@ def test_dt_map_assigned(h, ns, cells, path, model, p_fire):
     s = cells.LearnedSectionCell(path, p=p_fire)
     a.mech.dt_map = -1.0
     s.mech.dt_map = -1.0
-    ns.run(102.5, v_init=s.V0)
+    ns.run(102.5, check=False, v_init=s.V0)
     lc.check(a.dt_map == model.dt_ms and s.dt_map == model.dt_ms and
              int(a.mech.nstep) == 20 and int(s.mech.nstep) == 20,
              "dt_map assigned -1 is read again from the model at finitialize (20 steps)")

@@ -28,23 +28,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import srk_common as sc  # noqa: E402
+from test_record import expect_error, spikes  # noqa: E402
 
 check = sc.check
-TestFailure = sc.TestFailure
 
 DUR, TRANS, DT_REC, DT = 1000.0, 100.0, 0.1, 0.025
 OU_MEAN, OU_SD, OU_TAU = 0.06, 0.03, 5.0   # nA; ms (hh soma: 1 nA = 100 uA/cm2)
-
-
-def spikes(t, v, thr=0.0, hyst=2.0):
-    out, armed = [], v[0] < thr - hyst
-    for i in range(1, len(v)):
-        if armed and v[i - 1] < thr <= v[i]:
-            out.append(t[i - 1] + (thr - v[i - 1]) / (v[i] - v[i - 1]) * (t[i] - t[i - 1]))
-            armed = False
-        elif v[i] < thr - hyst:
-            armed = True
-    return np.array(out)
 
 
 def test_ou(h, record, sec):
@@ -142,18 +131,6 @@ def test_files(record, r, work, neuromap, lib):
                   and np.allclose(u, r.i_na, 1e-9, 1e-12) and abs(s.dt_ms - DT_REC) < 1e-9,
                   "libneuromap reads u (%d values, unit %r)" % (s.n, s.u_unit))
             nm.nm_series_free(sp)
-
-
-def expect_error(exc, words, fn, *a, **k):
-    try:
-        fn(*a, **k)
-    except exc as e:
-        check(words in str(e), "%s: %s" % (exc.__name__, e))
-        return
-    except Exception as e:
-        raise TestFailure("expected %s with %r, got %s: %s" % (exc.__name__, words,
-                                                                type(e).__name__, e))
-    raise TestFailure("expected %s with %r, nothing raised" % (exc.__name__, words))
 
 
 def test_bad_inputs(record, sec):
