@@ -394,11 +394,24 @@ int cmd_train(int argc, char **argv)
         nm_vae_get_report(nm_learned_vae(model), &vr);
         fprintf(stderr,
                 "trained in %.1f s: latent D = %zu (%zu active units), VAE val recon %.4g, map one-step val MSE "
-                "%.3g, rollout MSE %.3g\n"
-                "training regimes reproduced by free runs from the stored start state: %d of %zu "
-                "(member 0 at its best checkpoint: %d; from %zu other start states: %.0f%% of runs)\n",
-                now_s() - t0, nm_learned_dim(model), vr.active_units, vr.val_recon, onestep, roll,
-                (int)start_matches, nfiles, (int)matches, 3 * nfiles, 100 * robust);
+                "%.3g, rollout MSE %.3g\n",
+                now_s() - t0, nm_learned_dim(model), vr.active_units, vr.val_recon, onestep, roll);
+        if (!nm_learned_has_input(model))
+            fprintf(stderr,
+                    "training regimes reproduced by free runs from the stored start state: %d of %zu "
+                    "(member 0 at its best checkpoint: %d; from %zu other start states: %.0f%% of runs)\n",
+                    (int)start_matches, nfiles, (int)matches, 3 * nfiles, 100 * robust);
+        else {
+            /* Input-driven: judged by driven runs, not by free-run regimes. */
+            double gamma = NAN, ulo, uhi;
+            nm_mf_get_scalar_f64(mf, "map.select_gamma", &gamma);
+            nm_learned_input_range(model, &ulo, &uhi);
+            fprintf(stderr,
+                    "input channel: %g..%g %s in training; driven runs on the held-out last 20%% of each series: "
+                    "mean gamma %.3f (delta %g ms; `neuromap predict` for other recordings)\n",
+                    ulo, uhi, nm_learned_input_unit(model), gamma, fmax(2.0, 2 * nm_learned_dt_ms(model)));
+            regimes = NULL;
+        }
         /* One line per training p: what the series does and what the model does. */
         for (const char *r = regimes; r && *r;) {
             const char *e = strstr(r, "; ");

@@ -681,6 +681,8 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     if (m->map->nu) {
         snprintf(m->u_unit, sizeof m->u_unit, "%s", u_unit ? u_unit : "");
         if ((st = nm_mf_add_str(m->mf, "meta.u_unit", m->u_unit))) goto done;
+        if (isfinite(mrep.select_gamma) && (st = nm_mf_add_scalar_f64(m->mf, "map.select_gamma", mrep.select_gamma)))
+            goto done;
     }
     if (opts->autoset && (st = nm_autoset_to_mf(opts->autoset, opts->autoset_used, m->mf))) goto done;
     *out = m;

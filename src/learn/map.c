@@ -845,6 +845,7 @@ static nm_status train_member(const nm_map_series *series, size_t nseries, size_
     float *best = NULL, *saved = NULL;
     nm_map_report rep;
     memset(&rep, 0, sizeof rep);
+    rep.select_gamma = NAN;
 
     st = map_data_build(series, nseries, D, o, m, &d);
     if (st) goto fail;
@@ -958,6 +959,7 @@ static nm_status train_member(const nm_map_series *series, size_t nseries, size_
                     memcpy(best, m->net->params, m->net->nparams * sizeof *best);
                     rep.select_score = nmatch;
                     rep.select_iter = iter + 1;
+                    if (m->nu) rep.select_gamma = sc / 1000.0; /* diverged runs count -2 each */
                 }
                 memcpy(m->net->params, saved, m->net->nparams * sizeof *saved);
             }

@@ -124,6 +124,8 @@ typedef struct nm_map_report {
                                    (of member 0; of the ensemble in ens_score) */
     int ens_score;
     size_t select_iter;         /* iteration of the kept checkpoint */
+    double select_gamma;        /* maps with an input channel: mean coincidence factor of the
+                                   kept checkpoint's driven runs on the held-out ends (NaN: none) */
     double seconds;
 } nm_map_report;
 
