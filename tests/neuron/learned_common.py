@@ -104,6 +104,27 @@ def find_regimes(model):
                       % (grid[0], grid[-1]))
 
 
+# p values far outside the training range, tried in turn until the offline
+# map diverges (NM_ENUMERIC) within MAX_DIVERGE_STEPS steps.
+DIVERGE_CANDIDATES = (1e6, -1e6, 1e9, -1e9, 1e3, -1e3)
+MAX_DIVERGE_STEPS = 20000
+
+
+def find_diverging_p(model):
+    """(p, k, x): the first DIVERGE_CANDIDATES p whose offline free run
+    from the start state fails at step k (1-based), and the last state
+    before it (what a stopped NeuroMapCell keeps)."""
+    from neuromap import runtime as rt
+    for p in DIVERGE_CANDIDATES:
+        x = model.initial_state()
+        for k in range(1, MAX_DIVERGE_STEPS + 1):
+            try:
+                x = model.step(x, p)
+            except rt.NeuromapError:
+                return p, k, x
+    raise TestFailure("no p in %s makes the fixture map diverge offline" % (DIVERGE_CANDIDATES,))
+
+
 # Times (ms) at which a test may switch p (or kick the drive) from silent to
 # firing, latest first, all between map steps.  A learned map can be
 # bistable: once it has settled at rest, p_firing may not move it (the

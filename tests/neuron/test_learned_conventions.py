@@ -34,8 +34,6 @@ check = lc.check
 P_SHIFT = 100.0
 RUN_MS = 2000.0
 NM_ENUMERIC = 6
-DIVERGE_CANDIDATES = (1e6, -1e6, 1e9, -1e9, 1e3, -1e3)
-MAX_DIVERGE_STEPS = 20000
 
 
 def test_p_default(h, ns, rt, cells, path, workdir):
@@ -172,20 +170,9 @@ def test_record_v(h, ns, rt, cells, path):
     gc.collect()
 
 
-def find_diverging_p(rt, model):
-    for p in DIVERGE_CANDIDATES:
-        x = model.initial_state()
-        for k in range(1, MAX_DIVERGE_STEPS + 1):
-            try:
-                x = model.step(x, p)
-            except rt.NeuromapError:
-                return p, k
-    raise lc.TestFailure("no p in %s makes the fixture map diverge offline" % (DIVERGE_CANDIDATES,))
-
-
 def test_errors(h, ns, rt, cells, path):
     model = rt.LearnedModel(path)
-    p_div, k_fail = find_diverging_p(rt, model)
+    p_div, k_fail, _ = lc.find_diverging_p(model)
     p_fire = lc.find_regimes(model)[1]
     good = cells.LearnedCell(path, p=p_fire)
     bad = cells.LearnedCell(path, p=p_div)
@@ -249,7 +236,7 @@ def test_section_cell(h, ns, rt, cells, path):
     s = cells.LearnedSectionCell(path)
     check(s.p == model.p_default and s.p_default == model.p_default and s.p_name == "p",
           "LearnedSectionCell: p %r = p_default %r, p_name %r" % (s.p, s.p_default, s.p_name))
-    p_div, k_fail = find_diverging_p(rt, model)
+    p_div, k_fail, _ = lc.find_diverging_p(model)
     s.p = p_div
     try:
         ns.run((k_fail + 5) * model.dt_ms, v_init=s.V0)

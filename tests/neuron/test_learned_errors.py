@@ -34,8 +34,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import learned_common as lc  # noqa: E402
 
 NM_ENUMERIC = 6
-DIVERGE_CANDIDATES = (1e6, -1e6, 1e9, -1e9, 1e3, -1e3)
-MAX_DIVERGE_STEPS = 20000
 
 
 def bad_files(model_path, workdir):
@@ -166,21 +164,7 @@ def test_registry(h, ns, rt, cells, model_path, workdir):
 
 def test_divergence(h, ns, rt, cells, model_path):
     model = rt.LearnedModel(model_path)
-    p_div = k_fail = None
-    for p in DIVERGE_CANDIDATES:
-        x = model.initial_state()
-        for k in range(1, MAX_DIVERGE_STEPS + 1):
-            try:
-                x = model.step(x, p)
-            except rt.NeuromapError:
-                p_div, k_fail = p, k
-                break
-        if p_div is not None:
-            break
-    if p_div is None:
-        raise lc.TestFailure("no p in %s makes the fixture map diverge offline"
-                             % (DIVERGE_CANDIDATES,))
-    x_last = x
+    p_div, k_fail, x_last = lc.find_diverging_p(model)
     p_ok = lc.find_regimes(model)[1]
     bad = cells.LearnedCell(model_path, p=p_div)
     good = cells.LearnedCell(model_path, p=p_ok)
