@@ -11,7 +11,6 @@ imported on first use, not when this module is imported.
 """
 
 import collections
-import collections
 import os
 
 import numpy as np
@@ -212,49 +211,6 @@ def learned_errors():
     """Messages of every NeuroMapCell and NeuroMapClamp in NEURON whose err is
     set (see error_message), earliest first."""
     return ["%s (err %d)" % (e.message, e.err) for e in learned_cell_errors()]
-
-
-class CellError(collections.namedtuple("CellError", "name mech t_ms err message")):
-    """One stopped learned cell: name ("NeuroMapCell[3]", the mechanism's hoc
-    name), mech (the hoc object), t_ms (when it stopped), err (1 an invalid
-    value, 6 map diverged), message (its errmsg)."""
-    __slots__ = ()
-
-    def __str__(self):
-        msg = self.message
-        kind = self.name.split("[")[0]
-        if msg.startswith(kind + ": "):
-            msg = msg[len(kind) + 2:]
-        return "%s: %s (err %d)" % (self.name, msg, self.err)
-
-
-class LearnedCellError(RuntimeError):
-    """Learned cells stopped during a run (neuron_support.run): .errors is
-    the list of CellError, earliest first; .first the earliest."""
-
-    def __init__(self, errors):
-        self.errors = list(errors)
-        self.first = self.errors[0]
-        more = len(self.errors) - 1
-        super().__init__("learned cell %s%s" % (
-            self.first, "; %d more cell%s stopped" % (more, "s" if more > 1 else "") if more else ""))
-
-
-def learned_cell_errors():
-    """Every NeuroMapCell and NeuroMapClamp in NEURON (on this rank) stopped
-    by an error since its finitialize, as CellError tuples, earliest first
-    (ties in creation order).  A cell stops for good until the next
-    finitialize and NEURON goes on, so check after a run (run() does)."""
-    h = _h()
-    found = []
-    for name in ("NeuroMapCell", "NeuroMapClamp"):
-        if hasattr(h, name):
-            for mech in h.List(name):
-                if mech.err:
-                    found.append(CellError(mech.hname(), mech, float(mech.errt), int(mech.err),
-                                           error_message(mech)))
-    found.sort(key=lambda e: e.t_ms)
-    return found
 
 
 class CellError(collections.namedtuple("CellError", "name mech t_ms err message")):
