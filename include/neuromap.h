@@ -1170,6 +1170,56 @@ nm_status nm_plugin_step(int handle, double p, double *x, double *v);
 nm_status nm_plugin_p_info(int handle, double *p_default, double *pmin, double *pmax);
 nm_status nm_plugin_p_label(int handle, char *name, size_t nname, char *unit, size_t nunit);
 
+/* Input-driven cells (issue 11, docs/neuron.md "Input-driven cells").
+ *
+ * A current-based synapse integrated exactly: its state is
+ * NM_PLUGIN_SYN_SIZE doubles, s[0] the current i (nA) at time s[1] (ms),
+ * s[2] the charge (nA ms) delivered since the last mean.  Between events
+ * i(t) = i(t_j) exp(-(t - t_j)/tau) and its integral is accumulated in
+ * closed form (tau*(1 - exp(-d/tau)) via expm1; tau = +inf: a constant
+ * current).  The NEURON cells and the offline reference (syn_means) call
+ * these same functions, so both get the same numbers bit for bit.
+ *   syn_init:  i = 0, charge 0, time t;
+ *   syn_event: bring i and the charge up to t, then i += w (nA).  w = 0 does
+ *              nothing at all.  NM_EINVAL (state unchanged) for tau not > 0
+ *              (NaN), w or t not finite;
+ *   syn_mean:  bring them up to t, *mean = charge/dt + ibias (nA, the mean
+ *              current over the step of dt ms ending at t), charge <- 0.
+ *              NM_EINVAL for tau not > 0, dt not > 0 or not finite, ibias or
+ *              the mean not finite (state unchanged).
+ * An event or a mean at a time before s[1] (by rounding) counts at s[1].
+ * syn_means: the per-step means of a whole run: steps k = 1..nsteps at
+ * t0 + k*dt, events (tev[j], wev[j]) sorted by time, each applied before the
+ * first step at or after it (an event exactly at a step time gives the same
+ * means either way); mean_na[nsteps]. */
+#define NM_PLUGIN_SYN_SIZE 3
+nm_status nm_plugin_syn_init(double *s, double t_ms);
+nm_status nm_plugin_syn_event(double *s, double tau_ms, double t_ms, double w_na);
+nm_status nm_plugin_syn_mean(double *s, double tau_ms, double t_ms, double dt_ms, double ibias_na,
+                             double *mean_na);
+nm_status nm_plugin_syn_means(double tau_ms, double ibias_na, double t0_ms, double dt_ms, const double *tev_ms,
+                              const double *wev_na, size_t nev, size_t nsteps, double *mean_na);
+/* nA -> a model's input unit: *factor such that u = factor * I_nA.  "nA" 1,
+ * "pA" 1000, "uA" 1e-3, "1" 1 (a dimensionless input takes the nA as they
+ * are), "uA/cm2" 1e5/area_um2 and "mA/cm2" 100/area_um2 (need the membrane
+ * area: NM_EINVAL naming the unit when area_um2 is not > 0 and finite; it is
+ * ignored otherwise), "" (a model without input) 0.  NM_EINVAL for another
+ * unit.  input_factor: the same for a loaded model's unit. */
+nm_status nm_plugin_unit_factor(const char *unit, double area_um2, double *factor);
+nm_status nm_plugin_input_factor(int handle, double area_um2, double *factor);
+/* A model's input channel: *has_input 0/1, the trained range (0, 0 without),
+ * the unit copied into unit[nunit] ("" without; any output may be NULL). */
+nm_status nm_plugin_input_info(int handle, int *has_input, double *umin, double *umax, char *unit,
+                               size_t nunit);
+/* One step driven by u (model units): u is clamped to the trained range
+ * (nm_learned_clamp_input; *clamped 1 if it was), *u_used the value used;
+ * then as nm_plugin_step, x unchanged on failure.  A model without input
+ * ignores u (*u_used 0, *clamped 0: exactly nm_plugin_step).  NM_EINVAL for
+ * a u that is not finite.  u_used and clamped may be NULL.  Bit for bit the
+ * step nm_learned_run_u takes. */
+nm_status nm_plugin_step_u(int handle, double p, double u, double *x, double *v, double *u_used,
+                           int *clamped);
+
 #ifdef __cplusplus
 }
 #endif
