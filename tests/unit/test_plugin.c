@@ -116,6 +116,26 @@ static void test_glue(void)
     CHECK(dim == (int)nm_learned_dim(m) && dt == nm_learned_dt_ms(m) && thr == nm_learned_threshold_mv(m));
     CHECK_OK(nm_plugin_info(h, NULL, NULL, NULL));
 
+    /* p: the default is the centre of the training range; the name and unit
+     * are the model's ("p" and "" unless train was given --p-name/--p-unit),
+     * cut to the buffer and terminated. */
+    double pdef = 0, pmin = 0, pmax = 0, lo, hi;
+    char name[8], unit[8], tiny[1] = {'x'};
+    CHECK_OK(nm_plugin_p_info(h, &pdef, &pmin, &pmax));
+    nm_learned_p_range(m, &lo, &hi);
+    CHECK(pmin == lo && pmax == hi && pdef == 0.5 * (lo + hi) && pdef == nm_learned_p_default(m));
+    CHECK_OK(nm_plugin_p_label(h, name, sizeof name, unit, sizeof unit));
+    CHECK(strcmp(name, nm_learned_p_name(m)) == 0 && strcmp(unit, nm_learned_p_unit(m)) == 0);
+    CHECK(strcmp(name, "p") == 0 && strcmp(unit, "") == 0);
+    CHECK_OK(nm_plugin_p_label(h, tiny, sizeof tiny, NULL, 0));
+    CHECK(tiny[0] == '\0');
+    CHECK_OK(nm_learned_check_p_label("I_inj.1-x", "uA/cm2"));
+    CHECK_FAILS(nm_learned_check_p_label("", NULL), NM_EINVAL, "it is empty");
+    CHECK_FAILS(nm_learned_check_p_label("a/b", NULL), NM_EINVAL, "character 1 (byte 0x2F) is not allowed");
+    CHECK_FAILS(nm_learned_check_p_label(NULL, "m V"), NM_EINVAL, "p unit 'm V'");
+    CHECK_FAILS(nm_learned_check_p_label(NULL, "123456789012345678901234567890123"), NM_EINVAL,
+                "33 characters (at most 32)");
+
     double x[NM_PLUGIN_MAX_DIM], y[NM_PLUGIN_MAX_DIM], v = 0;
     CHECK_OK(nm_plugin_init(h, x, &v));
     nm_learned_initial_state(m, y);
@@ -151,6 +171,8 @@ static void test_glue(void)
     CHECK_FAILS(nm_plugin_info(h, &dim, &dt, &thr), NM_EINVAL, "not the handle");
     CHECK_FAILS(nm_plugin_init(h, x, &v), NM_EINVAL, "not the handle");
     CHECK_FAILS(nm_plugin_step(h, -38.0, x, &v), NM_EINVAL, "not the handle");
+    CHECK_FAILS(nm_plugin_p_info(h, &pdef, NULL, NULL), NM_EINVAL, "not the handle");
+    CHECK_FAILS(nm_plugin_p_label(h, name, sizeof name, NULL, 0), NM_EINVAL, "not the handle");
     CHECK(nm_plugin_count() == 0);
 }
 
