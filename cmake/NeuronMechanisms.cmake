@@ -48,13 +48,18 @@ set(NM_NRNMECH_LIBRARY ${NM_MECH_DIR}/${NM_NRN_MODSUBDIR}/.libs/libnrnmech.so)
 set(NM_MECH_INCFLAGS "-I${PROJECT_SOURCE_DIR}/include")
 set(NM_MECH_LOADFLAGS "")
 set(NM_MECH_DEPENDS ${NM_MOD_FILES} ${PROJECT_SOURCE_DIR}/scripts/nrnivmodl.sh
-    ${PROJECT_SOURCE_DIR}/include/neuromap.h)
+    ${PROJECT_SOURCE_DIR}/include/neuromap.h ${CMAKE_CURRENT_LIST_FILE})
 if(NM_MECH_LINK_NEUROMAP AND TARGET neuromap)
   # rpath to the build tree's lib folder: nrniv/python find libneuromap.so
   # without LD_LIBRARY_PATH.  DEPENDS on the target relinks libnrnmech.so
-  # whenever libneuromap is rebuilt.
+  # whenever libneuromap is rebuilt.  The two $ORIGIN entries (one per depth
+  # of x86_64/libnrnmech.so and x86_64/.libs/libnrnmech.so) are for the
+  # installed copies under LIBDIR/neuromap, whose RUNPATH loses the build
+  # folder at install (cmake/NeuromapInstall.cmake).  nrnivmodl gets
+  # \$$ORIGIN: nrnmech_makefile's make turns $$ into $ and the shell drops
+  # the backslash, so the linker sees $ORIGIN.
   set(NM_MECH_LOADFLAGS
-      "-L$<TARGET_FILE_DIR:neuromap> -lneuromap -Wl,-rpath,$<TARGET_FILE_DIR:neuromap>")
+      "-L$<TARGET_FILE_DIR:neuromap> -lneuromap -Wl,-rpath,$<TARGET_FILE_DIR:neuromap> -Wl,-rpath,\\$$ORIGIN/../.. -Wl,-rpath,\\$$ORIGIN/../../..")
   list(APPEND NM_MECH_DEPENDS neuromap)
 endif()
 
