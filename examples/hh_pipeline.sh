@@ -5,8 +5,12 @@
 # the resting state.  Usage: examples/hh_pipeline.sh [OUT_DIR]  (after scripts/demo.sh or a build)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="${1:-$ROOT/out/hh}"
 NM="$ROOT/build/bin/neuromap"
+if [ ! -d "$ROOT/src" ]; then  # an installed copy (share/neuromap/examples): the
+  NM="$(command -v neuromap || echo neuromap)"   # neuromap on PATH, output under ./out
+  ROOT="$PWD"
+fi
+OUT="${1:-$ROOT/out/hh}"
 mkdir -p "$OUT"
 args=()
 for I in 0 5 7 10 15 20; do

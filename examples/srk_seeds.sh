@@ -10,12 +10,16 @@
 #        after scripts/demo.sh or a build)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NM="$ROOT/build/bin/neuromap"
+if [ ! -d "$ROOT/src" ]; then  # an installed copy (share/neuromap/examples): the
+  NM="$(command -v neuromap || echo neuromap)"   # neuromap on PATH, output under ./out
+  ROOT="$PWD"
+fi
 OUT="${1:-$ROOT/out/seeds}"
 shift || true
 SEEDS=("$@")
 [ ${#SEEDS[@]} -gt 0 ] || SEEDS=(1 2 3 4 5)
-NM="$ROOT/build/bin/neuromap"
-[ -x "$NM" ] || { echo "srk_seeds.sh: $NM not found: run scripts/build.sh first" >&2; exit 1; }
+command -v "$NM" > /dev/null || { echo "srk_seeds.sh: $NM not found: run scripts/build.sh first" >&2; exit 1; }
 export OPENBLAS_NUM_THREADS=1
 mkdir -p "$OUT/series"
 

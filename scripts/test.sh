@@ -11,7 +11,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 echo "== build (Release) =="
 "$ROOT/scripts/build.sh" "$ROOT/build"
-echo "== tests (Release): unit, cli, neuron, e2e =="
+echo "== tests (Release): unit, cli, python, neuron, e2e, install =="
 ctest --test-dir "$ROOT/build" --output-on-failure -j2
 
 echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer) =="
