@@ -96,11 +96,14 @@ NEURON {
     RANGE p, tau_drive, hysteresis, handle
     RANGE V0, V, x, dim, dt_map, thresh, drive, tdrive, peff, armed, nstep, tstart, err
     RANGE errwhat, errval, errt, pending, pdefault
+    RANGE tau_syn, ibias, area_um2, hasinput, umin, umax, fin, iin, uin, nclamped, nignored
+    RANGE ssyn, everr, everrval, everrt
     POINTER rect_, recv_
 }
 
 UNITS {
     (mV) = (millivolt)
+    (nA) = (nanoamp)
 }
 
 PARAMETER {
@@ -109,6 +112,9 @@ PARAMETER {
     tau_drive = 20 (ms) <1e-9, 1e300> : decay time constant of the NetCon drive
     hysteresis = 2 (mV) <0, 1e9>  : re-arm margin below threshold (nm_spikes_detect)
     handle = 0        : registry handle set by load(); 0 = no model.  Do not assign.
+    tau_syn = 2 (ms)  : decay time constant of the current synapse (NetCon weight wi, nA); > 0, inf: a step
+    ibias = 0 (nA)    : constant input current (added to the mean of every step)
+    area_um2 = 0      : membrane area (um2) for models whose input is in uA/cm2 or mA/cm2
 }
 
 ASSIGNED {
@@ -132,6 +138,18 @@ ASSIGNED {
     pdefault          : the model's default p: the centre of its training range (set by load)
     rect_             : recordV storage (Vector objects), not a pointer into NEURON's data
     recv_
+    hasinput          : 1 if the model has an input channel (set by load)
+    umin              : the model's trained input range (model units; 0 0 without input)
+    umax
+    fin               : nA -> model units (nm_plugin_input_factor; 0 without input)
+    iin (nA)          : mean input current of the last step: synapse + ibias
+    uin               : the input the last step used (model units, after clamping; 0 without input)
+    nclamped          : steps since finitialize whose input was outside the trained range (clamped)
+    nignored          : steps since finitialize with a non-zero input into a model without input
+    ssyn[3]           : current synapse: current (nA) at time ssyn[1] (ms), charge (nA ms) of the step
+    everr             : 0, or what a bad wi event will stop the cell with at its next step (12: wi, 9: tau_syn)
+    everrval
+    everrt (ms)
 }
 
 VERBATIM
@@ -150,6 +168,12 @@ extern int nm_plugin_init(int, double*, double*);
 extern int nm_plugin_step(int, double, double*, double*);
 extern int nm_plugin_p_info(int, double*, double*, double*);
 extern int nm_plugin_p_label(int, char*, size_t, char*, size_t);
+extern int nm_plugin_syn_init(double*, double);
+extern int nm_plugin_syn_event(double*, double, double, double);
+extern int nm_plugin_syn_mean(double*, double, double, double, double, double*);
+extern int nm_plugin_input_factor(int, double, double*);
+extern int nm_plugin_input_info(int, int*, double*, double*, char*, size_t);
+extern int nm_plugin_step_u(int, double, double, double*, double*, double*, int*);
 extern const char* nm_last_error(void);
 #ifdef __cplusplus
 }
@@ -204,6 +228,18 @@ static void nmx_rec_clear_(Object* ot_, Object* ov_) {
 #define NMX_THRESH 6
 #define NMX_RS 7
 #define NMX_PIN 8
+#define NMX_TAUSYN 9
+#define NMX_IBIAS 10
+#define NMX_INPUT 11
+#define NMX_WI 12
+#define NMX_AREA 13
+#define NMX_CM 14
+/* The input parameters: 0 if valid, else NMX_* and the bad value. */
+static int nmx_inparams_(double tau_syn_, double ibias_, double* bad_) {
+    if (!(tau_syn_ > 0.0)) { *bad_ = tau_syn_; return NMX_TAUSYN; }
+    if (!isfinite(ibias_)) { *bad_ = ibias_; return NMX_IBIAS; }
+    return 0;
+}
 /* The parameters a step needs: 0 if valid, else NMX_* and the bad value. */
 static int nmx_params_(double tau_, double hyst_, double thr_, double* bad_) {
     if (!(tau_ > 0.0)) { *bad_ = tau_; return NMX_TAU; }
@@ -246,6 +282,28 @@ static void nmx_text_(char* buf_, size_t n_, const char* who_, int what_, int co
     case NMX_PIN:
         snprintf(buf_, n_, "%s: kp * pin is not finite (%g) at t = %g ms", who_, val_, when_);
         break;
+    case NMX_TAUSYN:
+        snprintf(buf_, n_, "%s: tau_syn = %g at t = %g ms: it must be > 0 (ms; inf: a step current)", who_,
+                 val_, when_);
+        break;
+    case NMX_IBIAS:
+        snprintf(buf_, n_, "%s: ibias = %g at t = %g ms: it must be finite (nA)", who_, val_, when_);
+        break;
+    case NMX_INPUT:
+        snprintf(buf_, n_, "%s: the input current is not finite (%g nA) at t = %g ms", who_, val_, when_);
+        break;
+    case NMX_WI:
+        snprintf(buf_, n_, "%s: a NetCon weight wi = %g at t = %g ms: it must be finite (nA)", who_, val_,
+                 when_);
+        break;
+    case NMX_AREA:
+        snprintf(buf_, n_, "%s: area_um2 = %g at t = %g ms: the model's input is per area (uA/cm2 or "
+                 "mA/cm2): set area_um2, the membrane area in um2 (> 0 and finite)", who_, val_, when_);
+        break;
+    case NMX_CM:
+        snprintf(buf_, n_, "%s: cm = %g at t = %g ms: it must be > 0 and finite (uF/cm2)", who_, val_,
+                 when_);
+        break;
     default:
         snprintf(buf_, n_, "%s: stopped at t = %g ms (err %d)", who_, when_, code_);
         break;
@@ -275,6 +333,21 @@ VERBATIM
         }
         dim = d_;
         what_ = nmx_params_(tau_drive, hysteresis, thresh, &bad_);
+        if (what_ == 0) {
+            what_ = nmx_inparams_(tau_syn, ibias, &bad_);
+        }
+        {
+            /* the input channel; nA -> model units (the area is needed for
+               uA/cm2 and mA/cm2) */
+            int has_ = 0;
+            nm_plugin_input_info((int)handle, &has_, &umin, &umax, (char*)0, 0);
+            hasinput = has_;
+            fin = 0.0;
+            if (what_ == 0 && has_ && nm_plugin_input_factor((int)handle, area_um2, &fin) != 0) {
+                what_ = NMX_AREA;
+                bad_ = area_um2;
+            }
+        }
         if (what_ != 0) {
             err = 1;
             errwhat = what_;
@@ -290,16 +363,28 @@ ENDVERBATIM
     nstep = 0
     tstart = t
     armed = (V < thresh - hysteresis)
+    iin = 0
+    uin = 0
+    nclamped = 0
+    nignored = 0
+    everr = 0
+    everrval = 0
+    everrt = t
     pending = 1
 VERBATIM
+    nm_plugin_syn_init(ssyn, t);
     nmx_rec_clear_(NMX_RECT_, NMX_RECV_);
     nmx_rec_append_(NMX_RECT_, NMX_RECV_, t, V);
 ENDVERBATIM
     net_send(dt_map, 1)
 }
 
-NET_RECEIVE (w) {
-    LOCAL vold, st, tstep, what, bad
+NET_RECEIVE (w, wi (nA)) {
+    LOCAL vold, st, tstep, what, bad, wl
+    INITIAL {
+        : keep wi: without this block NEURON sets the NetCon weights after
+        : the first to 0 at finitialize
+    }
     if (flag == 1) {
         tstep = tstart + (nstep + 1)*dt_map
         if (t < tstep - 1e-6*dt_map) {
@@ -334,13 +419,53 @@ VERBATIM
                     _lwhat = NMX_DRIVE;
                     _lbad = isfinite(drive) ? peff : drive;
                 }
+                /* the input: the mean current over the step now ending
+                   (synapse + ibias, nA), in the model's unit */
+                if (_lwhat == 0) {
+                    double mean_ = 0.0;
+                    if (everr != 0.0) {
+                        _lwhat = everr;
+                        _lbad = everrval;
+                    } else if ((_lwhat = nmx_inparams_(tau_syn, ibias, &_lbad)) != 0) {
+                        /* tau_syn or ibias */
+                    } else if (nm_plugin_syn_mean(ssyn, tau_syn, _ltstep, dt_map, ibias, &mean_) != 0) {
+                        _lwhat = NMX_INPUT;
+                        _lbad = ssyn[0] + ibias;
+                    } else {
+                        iin = mean_;
+                        if (hasinput) {
+                            if (nm_plugin_input_factor((int)handle, area_um2, &fin) != 0) {
+                                _lwhat = NMX_AREA;
+                                _lbad = area_um2;
+                            }
+                        } else if (mean_ != 0.0) {
+                            /* never silent: counted, and said once a run */
+                            nignored += 1;
+                            if (nignored == 1.0) {
+                                char name_[80];
+                                nmx_name_(_pnt, name_, sizeof name_);
+                                fprintf(stderr, "%s: warning: the model has no input channel: its input current "
+                                        "(NetCon wi, ibias) is ignored (first at t = %g ms, %g nA; steps counted "
+                                        "in nignored)\n", name_, _ltstep, mean_);
+                            }
+                        }
+                    }
+                }
 ENDVERBATIM
             }
             st = 0
             if (what == 0) {
                 vold = V
 VERBATIM
-                _lst = (double)nm_plugin_step((int)handle, peff, x, &V);
+                if (hasinput) {
+                    int c_ = 0;
+                    _lst = (double)nm_plugin_step_u((int)handle, peff, iin * fin, x, &V, &uin, &c_);
+                    if (_lst == 0) {
+                        nclamped += c_;
+                    }
+                } else {
+                    _lst = (double)nm_plugin_step((int)handle, peff, x, &V);
+                }
                 if (_lst != 0) {
                     char name_[80];
                     nmx_name_(_pnt, name_, sizeof name_);
@@ -363,6 +488,10 @@ ENDVERBATIM
                 errwhat = what
                 errval = bad
                 errt = tstep
+                if (what == 12) {
+                    : a bad wi: when it came
+                    errt = everrt
+                }
                 pending = 0
 VERBATIM
                 if (_lst == 0) {
@@ -406,6 +535,18 @@ ENDVERBATIM
             drive = drive + w
         }
         tdrive = t
+        : wi (nA) into the current synapse; a bad wi or tau_syn stops the
+        : cell at its next step
+        wl = wi
+VERBATIM
+        if (_lwl != 0.0 && everr == 0.0) {
+            if (nm_plugin_syn_event(ssyn, tau_syn, t, _lwl) != 0) {
+                everr = (tau_syn > 0.0) ? NMX_WI : NMX_TAUSYN;
+                everrval = (tau_syn > 0.0) ? _lwl : tau_syn;
+                everrt = t;
+            }
+        }
+ENDVERBATIM
     }
 }
 
@@ -440,6 +581,11 @@ VERBATIM
             }
             pdefault = pd_;
         }
+        {
+            int has_ = 0;
+            nm_plugin_input_info(h_, &has_, &umin, &umax, (char*)0, 0);
+            hasinput = has_;
+        }
     }
 ENDVERBATIM
     : the new model from its start state at the current t (a queued
@@ -460,8 +606,31 @@ ENDVERBATIM
         errval = 0
 VERBATIM
         nmx_rec_append_(NMX_RECT_, NMX_RECV_, tstart, V);
+        /* the synapse goes on; the new model's first step counts the
+           charge from t_load */
+        if (tau_syn > 0.0) {
+            double m_;
+            nm_plugin_syn_mean(ssyn, tau_syn, tstart, 1.0, 0.0, &m_);
+        }
 ENDVERBATIM
     }
+}
+
+: inunit(strdef): the unit of the model's input ("" without an input channel)
+PROCEDURE inunit() {
+VERBATIM
+    {
+        char s_[32];
+        s_[0] = '\0';
+        if (!ifarg(1) || !hoc_is_str_arg(1)) {
+            hoc_execerror("NeuroMapCell.inunit", "needs a strdef (Python: h.ref(\"\"))");
+        }
+        if (handle > 0) {
+            nm_plugin_input_info((int)handle, (int*)0, (double*)0, (double*)0, s_, sizeof s_);
+        }
+        hoc_assign_str(hoc_pgargstr(1), s_);
+    }
+ENDVERBATIM
 }
 
 : pname(strdef), punit(strdef): the name and unit of the model's p

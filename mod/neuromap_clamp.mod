@@ -84,6 +84,9 @@ NEURON {
     RANGE p, tau_drive, hysteresis, handle, rs, kp
     RANGE V0, V, Vnext, Vfrom, vc, i, x, dim, dt_map, thresh, drive, tdrive, peff, tk, armed, nstep
     RANGE tstart, err, errwhat, errval, errt, pending, pdefault
+    RANGE tau_syn, ibias, cmem, area_um2, cnode, hasinput, umin, umax, fin, iin, iother, uin
+    RANGE nclamped, nignored, ssyn, everr, everrval, everrt, vprev, qprev, tprev, measure0
+    RANGE inerr, inerrval, vsamp, dtm
     POINTER pin
 }
 
@@ -91,6 +94,9 @@ UNITS {
     (mV) = (millivolt)
     (nA) = (nanoamp)
     (MOhm) = (megohm)
+    (uF) = (microfarad)
+    (nF) = (nanofarad)
+    (um) = (micron)
 }
 
 PARAMETER {
@@ -101,6 +107,13 @@ PARAMETER {
     rs = 0.001 (MOhm) <1e-12, 1e9> : clamp series resistance
     kp = 0            : weight of *pin in p (units of p per unit of *pin)
     handle = 0        : registry handle set by load(); do not assign
+    tau_syn = 2 (ms)  : decay time constant of the current synapse (NetCon weight wi, nA)
+    ibias = 0 (nA)    : constant input current added to the measured one
+    cmem = 1 (uF/cm2) : the section's specific capacitance (the templates set it from cm)
+}
+
+STATE {
+    q (nA ms)         : charge delivered by the clamp current since finitialize
 }
 
 ASSIGNED {
@@ -130,6 +143,33 @@ ASSIGNED {
     errt (ms)         : the time it stopped
     pending           : 1 after finitialize (the self-events run on)
     pdefault          : the model's default p: the centre of its training range (set by load)
+    area_um2          : the segment's membrane area (um2, read at finitialize)
+    cnode (nF)        : its capacitance cmem * area
+    hasinput          : 1 if the model has an input channel (set by load)
+    umin              : the model's trained input range (model units; 0 0 without input)
+    umax
+    fin               : nA -> model units (0 without input)
+    iother (nA)       : mean current the section's other mechanisms injected over the last step
+    iin (nA)          : the input of the next map step: iother + synapse + ibias
+    uin               : the input the last map step used (model units, after clamping)
+    nclamped          : map steps since finitialize whose input was clamped to the trained range
+    nignored          : map steps with a non-zero input into a model without input
+    ssyn[3]           : current synapse (see neuromap_cell.mod)
+    everr             : 0, or what a bad wi event stops the map with at its next step
+    everrval
+    everrt (ms)
+    inerr             : 0, or what the last input measurement found wrong (NMX_* code)
+    inerrval
+    vprev (mV)        : v at the last sample
+    qprev (nA ms)     : q at the last sample
+    tprev (ms)        : the last sample's time
+    vsamp (mV)        : v at this sample
+    dtm (ms)          : this sample's interval
+    measure0          : 1: the next sample only starts the measurement (after a load)
+    vcb (mV)          : vc used by the last current evaluation
+    vb (mV)           : v at the last current evaluation
+    gq (/MOhm)        : 1/rs, 0 while rs is invalid
+    cnw               : 0.5 under Crank-Nicolson (secondorder), else 0
 }
 
 VERBATIM
@@ -148,6 +188,12 @@ extern int nm_plugin_init(int, double*, double*);
 extern int nm_plugin_step(int, double, double*, double*);
 extern int nm_plugin_p_info(int, double*, double*, double*);
 extern int nm_plugin_p_label(int, char*, size_t, char*, size_t);
+extern int nm_plugin_syn_init(double*, double);
+extern int nm_plugin_syn_event(double*, double, double, double);
+extern int nm_plugin_syn_mean(double*, double, double, double, double, double*);
+extern int nm_plugin_input_factor(int, double, double*);
+extern int nm_plugin_input_info(int, int*, double*, double*, char*, size_t);
+extern int nm_plugin_step_u(int, double, double, double*, double*, double*, int*);
 extern const char* nm_last_error(void);
 #ifdef __cplusplus
 }
@@ -176,6 +222,22 @@ static void nmx_name_(Point_process* pnt_, char* buf_, size_t n_) {
 #define NMX_THRESH 6
 #define NMX_RS 7
 #define NMX_PIN 8
+#define NMX_TAUSYN 9
+#define NMX_IBIAS 10
+#define NMX_INPUT 11
+#define NMX_WI 12
+#define NMX_AREA 13
+#define NMX_CM 14
+/* |input| (nA) above which a model without input counts it as ignored:
+   the measurement of the section's other currents has rounding noise
+   (1e-13 .. 1e-9 nA) when nothing is injected */
+#define NMX_IGNORE_TOL 1e-6
+/* The input parameters: 0 if valid, else NMX_* and the bad value. */
+static int nmx_inparams_(double tau_syn_, double ibias_, double* bad_) {
+    if (!(tau_syn_ > 0.0)) { *bad_ = tau_syn_; return NMX_TAUSYN; }
+    if (!isfinite(ibias_)) { *bad_ = ibias_; return NMX_IBIAS; }
+    return 0;
+}
 /* The parameters a step needs: 0 if valid, else NMX_* and the bad value. */
 static int nmx_params_(double tau_, double hyst_, double thr_, double* bad_) {
     if (!(tau_ > 0.0)) { *bad_ = tau_; return NMX_TAU; }
@@ -218,6 +280,28 @@ static void nmx_text_(char* buf_, size_t n_, const char* who_, int what_, int co
     case NMX_PIN:
         snprintf(buf_, n_, "%s: kp * pin is not finite (%g) at t = %g ms", who_, val_, when_);
         break;
+    case NMX_TAUSYN:
+        snprintf(buf_, n_, "%s: tau_syn = %g at t = %g ms: it must be > 0 (ms; inf: a step current)", who_,
+                 val_, when_);
+        break;
+    case NMX_IBIAS:
+        snprintf(buf_, n_, "%s: ibias = %g at t = %g ms: it must be finite (nA)", who_, val_, when_);
+        break;
+    case NMX_INPUT:
+        snprintf(buf_, n_, "%s: the input current is not finite (%g nA) at t = %g ms", who_, val_, when_);
+        break;
+    case NMX_WI:
+        snprintf(buf_, n_, "%s: a NetCon weight wi = %g at t = %g ms: it must be finite (nA)", who_, val_,
+                 when_);
+        break;
+    case NMX_AREA:
+        snprintf(buf_, n_, "%s: area_um2 = %g at t = %g ms: the model's input is per area (uA/cm2 or "
+                 "mA/cm2): set area_um2, the membrane area in um2 (> 0 and finite)", who_, val_, when_);
+        break;
+    case NMX_CM:
+        snprintf(buf_, n_, "%s: cm = %g at t = %g ms: it must be > 0 and finite (uF/cm2)", who_, val_,
+                 when_);
+        break;
     default:
         snprintf(buf_, n_, "%s: stopped at t = %g ms (err %d)", who_, when_, code_);
         break;
@@ -226,6 +310,7 @@ static void nmx_text_(char* buf_, size_t n_, const char* who_, int what_, int co
 ENDVERBATIM
 
 INITIAL {
+    q = 0
     pending = 0
     err = 0
     errwhat = 0
@@ -251,6 +336,26 @@ VERBATIM
             what_ = NMX_RS;
             bad_ = rs;
         }
+        if (what_ == 0) {
+            what_ = nmx_inparams_(tau_syn, ibias, &bad_);
+        }
+        if (what_ == 0 && (!(cmem > 0.0) || !isfinite(cmem))) {
+            what_ = NMX_CM;
+            bad_ = cmem;
+        }
+        {
+            /* the segment's area: capacitance, and nA -> uA/cm2 or mA/cm2 */
+            int has_ = 0;
+            area_um2 = _nd_area;
+            cnode = cmem * area_um2 * 1e-5;
+            nm_plugin_input_info((int)handle, &has_, &umin, &umax, (char*)0, 0);
+            hasinput = has_;
+            fin = 0.0;
+            if (what_ == 0 && has_ && nm_plugin_input_factor((int)handle, area_um2, &fin) != 0) {
+                what_ = NMX_AREA;
+                bad_ = area_um2;
+            }
+        }
         if (what_ != 0) {
             err = 1;
             errwhat = what_;
@@ -268,6 +373,28 @@ ENDVERBATIM
     armed = (V < thresh - hysteresis)
     Vnext = V
     Vfrom = V
+    : the input of the first map step: nothing measured yet, ibias only
+    iother = 0
+    iin = ibias
+    uin = 0
+    nclamped = 0
+    nignored = 0
+    everr = 0
+    everrval = 0
+    everrt = t
+    inerr = 0
+    inerrval = 0
+    vprev = v
+    qprev = 0
+    tprev = t
+    measure0 = 0
+    vcb = V
+    vb = v
+    gq = 1/rs
+    cnw = 0
+VERBATIM
+    nm_plugin_syn_init(ssyn, t);
+ENDVERBATIM
     lookahead()
     vc = V
     pending = 1
@@ -276,6 +403,7 @@ ENDVERBATIM
 
 BREAKPOINT {
     LOCAL f
+    SOLVE charge METHOD cnexp
     f = (t - tk)/dt_map
     if (f < 0) {
         f = 0
@@ -283,9 +411,19 @@ BREAKPOINT {
         f = 1
     }
     vc = Vfrom + (Vnext - Vfrom)*f
+    : what the charge integration needs to integrate exactly the current
+    : the solver applies: the target and v of this evaluation, and under
+    : Crank-Nicolson (secondorder > 0) v is the mean of the step's ends
+    vcb = vc
+    vb = v
+VERBATIM
+    cnw = secondorder ? 0.5 : 0.0;
+ENDVERBATIM
     if (rs > 0 && rs < 1e308) {
+        gq = 1/rs
         i = (vc - v)/rs
     } else {
+        gq = 0
         : rs <= 0, NaN or infinite: no current (never NaN); stop the map once
         i = 0
         if (err == 0) {
@@ -305,8 +443,19 @@ ENDVERBATIM
     }
 }
 
-NET_RECEIVE (w) {
-    LOCAL vold, tnext
+: q' = the clamp current as the integrator applied it: under CVode v = vb
+: (one evaluation), fixed step: i at the new v (backward Euler) or at the
+: mean of the old and new v (Crank-Nicolson)
+DERIVATIVE charge {
+    q' = gq*(vcb - (1 - cnw)*v - cnw*vb)
+}
+
+NET_RECEIVE (w, wi (nA)) {
+    LOCAL vold, tnext, wl
+    INITIAL {
+        : keep wi: without this block NEURON sets the NetCon weights after
+        : the first to 0 at finitialize
+    }
     if (flag == 1) {
         tnext = tstart + (nstep + 1)*dt_map
         if (t < tnext - 1e-6*dt_map) {
@@ -327,6 +476,7 @@ NET_RECEIVE (w) {
             Vfrom = V
             nstep = nstep + 1
             tk = tstart + nstep*dt_map
+            measure()
             if (armed) {
                 if (vold < thresh && V >= thresh) {
                     : NEURON refuses an event time before t, and a section's
@@ -354,7 +504,61 @@ NET_RECEIVE (w) {
             drive = drive + w
         }
         tdrive = t
+        : wi (nA) into the current synapse (see neuromap_cell.mod)
+        wl = wi
+VERBATIM
+        if (_lwl != 0.0 && everr == 0.0) {
+            if (nm_plugin_syn_event(ssyn, tau_syn, t, _lwl) != 0) {
+                everr = (tau_syn > 0.0) ? NMX_WI : NMX_TAUSYN;
+                everrval = (tau_syn > 0.0) ? _lwl : tau_syn;
+                everrt = t;
+            }
+        }
+ENDVERBATIM
     }
+}
+
+: At sample tk: the mean current the section's other mechanisms injected
+: over [tprev, tk] (C dv - clamp charge), plus the synapse and ibias:
+: the input of the map step computed now (one step late, see the COMMENT).
+PROCEDURE measure() {
+VERBATIM
+    vsamp = NODEV(((Point_process*)_ppvar[1]._pvoid)->node);
+ENDVERBATIM
+    dtm = tk - tprev
+    inerr = 0
+    inerrval = 0
+    if (measure0 || dtm <= 0) {
+        iother = 0
+        measure0 = 0
+    } else {
+        iother = (cnode*(vsamp - vprev) - (q - qprev))/dtm
+    }
+    vprev = vsamp
+    qprev = q
+VERBATIM
+    {
+        double mean_ = 0.0;
+        if (everr != 0.0) {
+            inerr = everr;
+            inerrval = everrval;
+        } else if ((inerr = nmx_inparams_(tau_syn, ibias, &inerrval)) != 0) {
+            /* tau_syn or ibias */
+        } else if (dtm <= 0.0) {
+            iin = ibias + iother;
+        } else if (nm_plugin_syn_mean(ssyn, tau_syn, tk, dtm, ibias, &mean_) != 0) {
+            inerr = NMX_INPUT;
+            inerrval = ssyn[0] + ibias;
+        } else {
+            iin = mean_ + iother;
+            if (!isfinite(iin)) {
+                inerr = NMX_INPUT;
+                inerrval = iin;
+            }
+        }
+    }
+ENDVERBATIM
+    tprev = tk
 }
 
 : x <- F(x, peff), Vnext <- its decoded V; the values it uses are checked
@@ -393,12 +597,35 @@ VERBATIM
             } else if (!isfinite(peff)) {
                 _lwhat = NMX_DRIVE;
                 _lbad = peff;
+            } else if (inerr != 0.0) {
+                _lwhat = inerr;
+                _lbad = inerrval;
+            } else if (hasinput && nm_plugin_input_factor((int)handle, area_um2, &fin) != 0) {
+                _lwhat = NMX_AREA;
+                _lbad = area_um2;
+            } else if (!hasinput && fabs(iin) > NMX_IGNORE_TOL) {
+                nignored += 1;
+                if (nignored == 1.0) {
+                    char name_[80];
+                    nmx_name_((Point_process*)_ppvar[1]._pvoid, name_, sizeof name_);
+                    fprintf(stderr, "%s: warning: the model has no input channel: its input current (the "
+                            "section's other currents, NetCon wi, ibias) is ignored (first at t = %g ms, "
+                            "%g nA; steps counted in nignored)\n", name_, tk, iin);
+                }
             }
 ENDVERBATIM
         }
         if (what == 0) {
 VERBATIM
-            _lst = (double)nm_plugin_step((int)handle, peff, x, &Vnext);
+            if (hasinput) {
+                int c_ = 0;
+                _lst = (double)nm_plugin_step_u((int)handle, peff, iin * fin, x, &Vnext, &uin, &c_);
+                if (_lst == 0) {
+                    nclamped += c_;
+                }
+            } else {
+                _lst = (double)nm_plugin_step((int)handle, peff, x, &Vnext);
+            }
             if (_lst != 0) {
                 char name_[80];
                 nmx_name_((Point_process*)_ppvar[1]._pvoid, name_, sizeof name_);
@@ -474,6 +701,11 @@ VERBATIM
             }
             pdefault = pd_;
         }
+        {
+            int has_ = 0;
+            nm_plugin_input_info(h_, &has_, &umin, &umax, (char*)0, 0);
+            hasinput = has_;
+        }
     }
 ENDVERBATIM
     : the new model from its start state at the current t; during a run
@@ -495,8 +727,30 @@ ENDVERBATIM
     errval = 0
     armed = (V < thresh - hysteresis)
     if (pending) {
+        : the new model's first step: ibias only; the measurement starts
+        : again at the next sample
+        iin = ibias
+        inerr = 0
+        measure0 = 1
         lookahead()
     }
+}
+
+: inunit(strdef): the unit of the model's input ("" without an input channel)
+PROCEDURE inunit() {
+VERBATIM
+    {
+        char s_[32];
+        s_[0] = '\0';
+        if (!ifarg(1) || !hoc_is_str_arg(1)) {
+            hoc_execerror("NeuroMapClamp.inunit", "needs a strdef (Python: h.ref(\"\"))");
+        }
+        if (handle > 0) {
+            nm_plugin_input_info((int)handle, (int*)0, (double*)0, (double*)0, s_, sizeof s_);
+        }
+        hoc_assign_str(hoc_pgargstr(1), s_);
+    }
+ENDVERBATIM
 }
 
 : errmsg(strdef): the message of what stopped the map ("" while err = 0).

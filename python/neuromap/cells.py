@@ -22,6 +22,15 @@ p of a learned cell defaults to its model's (``p_default``: the centre of
 the training range) unless given; ``p_name`` and ``p_unit`` are the name and
 unit stored in the model (``neuromap train --p-name/--p-unit``).
 
+Input-driven models (issue 11; docs/neuron.md, "Input-driven cells"): a
+NetCon's second weight ``nc.weight[1]`` (wi, nA) goes into the cell's
+current synapse (``tau_syn``, ms), ``ibias`` (nA) is a constant current, and
+each map step is driven by the mean current over the step in the model's
+unit (``input_unit``; LearnedCell needs ``area_um2`` for uA/cm2 models).
+LearnedSectionCell also takes the current everything else injects into its
+soma (one map step late).  Inputs outside the trained range are clamped and
+counted (``input_clamped()``; ``neuron_support.run`` warns).
+
 Constructing a cell loads the mechanisms (neuron_support.load_mechanisms).
 A bad model path or a corrupted file raises RuntimeError with libneuromap's
 message.  A cell that stops during a run (its map diverged, an invalid
@@ -110,9 +119,11 @@ class _Cell:
 class _LearnedBase(_Cell):
     template = None
 
-    def __init__(self, model, p=None, tau_drive=None):
+    def __init__(self, model, p=None, tau_drive=None, tau_syn=None, ibias=None, area_um2=None):
         """model: a model file.  p: the control parameter (default: the
-        model's p_default, the centre of its training range)."""
+        model's p_default, the centre of its training range).  tau_syn (ms),
+        ibias (nA), area_um2 (LearnedCell only): the input (see the module
+        doc)."""
         h = _ns.load_mechanisms()
         self.hoc = getattr(h, self.template)()
         self.mech = self.hoc.cell
@@ -121,6 +132,12 @@ class _LearnedBase(_Cell):
             self.p = p
         if tau_drive is not None:
             self.mech.tau_drive = tau_drive
+        if tau_syn is not None:
+            self.mech.tau_syn = tau_syn
+        if ibias is not None:
+            self.mech.ibias = ibias
+        if area_um2 is not None:
+            self.area_um2 = area_um2
 
     def load(self, model):
         """Load (or share) a model file; the state resets to its start.  p
@@ -164,6 +181,61 @@ class _LearnedBase(_Cell):
     def dt_map(self):
         return self.mech.dt_map
 
+    # ---- input (issue 11) ----
+    @property
+    def has_input(self):
+        """True if the model has an input channel."""
+        return bool(self.mech.hasinput)
+
+    @property
+    def input_unit(self):
+        """The model's input unit ("nA", "uA/cm2", ...; "" without input)."""
+        s = _ns._h().ref("")
+        self.mech.inunit(s)
+        return s[0]
+
+    @property
+    def input_range(self):
+        """The trained input range (model units); (0, 0) without input."""
+        return (self.mech.umin, self.mech.umax)
+
+    @property
+    def tau_syn(self):
+        return self.mech.tau_syn
+
+    @tau_syn.setter
+    def tau_syn(self, value):
+        self.mech.tau_syn = value
+
+    @property
+    def ibias(self):
+        return self.mech.ibias
+
+    @ibias.setter
+    def ibias(self, value):
+        self.mech.ibias = value
+
+    @property
+    def iin(self):
+        """Mean input current (nA) of the last map step (LearnedSectionCell:
+        of the next one: measured + synapse + ibias)."""
+        return self.mech.iin
+
+    @property
+    def uin(self):
+        """The input the last map step used (model units, after clamping)."""
+        return self.mech.uin
+
+    def input_clamped(self):
+        """Map steps since finitialize whose input was outside the trained
+        range and clamped to it."""
+        return int(self.mech.nclamped)
+
+    def input_ignored(self):
+        """Map steps since finitialize with a non-zero input into a model
+        without an input channel (ignored)."""
+        return int(self.mech.nignored)
+
     @property
     def dim(self):
         return int(self.mech.dim)
@@ -206,6 +278,15 @@ class LearnedCell(_LearnedBase):
     record_V() records the decoded V at every map step."""
     template = "LearnedCell"
 
+    @property
+    def area_um2(self):
+        """Membrane area (um2) converting nA into a uA/cm2 or mA/cm2 input."""
+        return self.mech.area_um2
+
+    @area_um2.setter
+    def area_um2(self, value):
+        self.mech.area_um2 = value
+
     def record_V(self, times=None):
         """(t, V) Vectors of the decoded V.  Without times: at every map step
         (the cell's own recorder, NeuroMapCell.recordV): t[0] is the
@@ -240,6 +321,17 @@ class LearnedSectionCell(_LearnedBase):
     @property
     def esyn(self):
         return self.hoc.esyn
+
+    @property
+    def area_um2(self):
+        """The soma's area (um2), read by the clamp at finitialize."""
+        return self.hoc.soma(0.5).area()
+
+    @property
+    def iother(self):
+        """Mean current (nA) the soma's other mechanisms injected over the
+        last map step (IClamp, synapses, gap junctions, dendrites)."""
+        return self.mech.iother
 
     def record_v(self, dt_ms=None):
         return _ns.record_v(self.hoc.soma(0.5)._ref_v, dt_ms)

@@ -12,12 +12,14 @@ imported on first use, not when this module is imported.
 
 import collections
 import os
+import warnings
 
 import numpy as np
 
 __all__ = ["load_mechanisms", "find_mechdir", "hoc_dir", "load_templates", "SpikeRecorder",
            "record_spikes", "record_v", "to_numpy", "run", "check_cells", "error_message",
            "learned_errors", "learned_cell_errors", "CellError", "LearnedCellError", "burst_stats",
+           "learned_input_warnings", "InputClampedWarning",
            "MECHANISMS"]
 
 # The mechanisms libnrnmech.so must define (mod/*.mod).
@@ -180,6 +182,8 @@ def run(tstop, method="fixed", dt=0.025, nthread=1, v_init=-50.0, atol=1e-8, rto
                 raise RuntimeError("finitialize refused: " + "; ".join(msgs)) from e
             raise
         h.continuerun(tstop)
+        for msg in learned_input_warnings():
+            warnings.warn(msg, InputClampedWarning, stacklevel=2)
         if check:
             errs = learned_cell_errors()
             if errs:
@@ -254,6 +258,32 @@ def learned_cell_errors():
                                            error_message(mech)))
     found.sort(key=lambda e: e.t_ms)
     return found
+
+
+class InputClampedWarning(UserWarning):
+    """Learned cells whose input left the trained range (clamped) or went
+    into a model without an input channel (ignored) during a run."""
+
+
+def learned_input_warnings():
+    """One message per NeuroMapCell / NeuroMapClamp (on this rank) whose
+    input was clamped to the model's trained range (nclamped > 0) or ignored
+    by a model without input (nignored > 0) since finitialize.  run() issues
+    them as InputClampedWarning: the cell went on, with the clamped input."""
+    h = _h()
+    out = []
+    for name in ("NeuroMapCell", "NeuroMapClamp"):
+        if hasattr(h, name):
+            for mech in h.List(name):
+                nc, ni = int(mech.nclamped), int(mech.nignored)
+                if nc:
+                    out.append("%s: the input of %d of %d map steps was outside the trained range "
+                               "[%g, %g] and clamped to it" % (mech.hname(), nc, int(mech.nstep),
+                                                               mech.umin, mech.umax))
+                if ni:
+                    out.append("%s: the model has no input channel: the input of %d of %d map "
+                               "steps was ignored" % (mech.hname(), ni, int(mech.nstep)))
+    return out
 
 
 def check_cells(cells):

@@ -26,7 +26,7 @@ import numpy as np
 
 __all__ = ["NeuromapError", "library", "find_library", "LearnedModel", "validate_model", "last_error",
            "plugin_count", "plugin_refcount", "detect_spikes", "cell_spike_steps",
-           "classify_regime"]
+           "classify_regime", "syn_means", "unit_factor"]
 
 # Default re-arm hysteresis of nm_spikes_detect and of the NEURON cells (mV).
 DEFAULT_HYSTERESIS_MV = 2.0
@@ -115,6 +115,14 @@ def _declare(lib):
                                           ctypes.POINTER(_DPTR), ctypes.POINTER(c_size)]),
         "nm_regime_classify": (c_int, [_DPTR, c_size, c_dbl, c_void, ctypes.POINTER(_Regime)]),
         "nm_regime_format": (ctypes.c_char_p, [ctypes.POINTER(_Regime), ctypes.c_char_p, c_size]),
+        "nm_learned_has_input": (c_int, [c_void]),
+        "nm_learned_input_unit": (c_str, [c_void]),
+        "nm_learned_input_range": (None, [c_void, _DPTR, _DPTR]),
+        "nm_learned_run_u": (c_int, [c_void, c_dbl, _DPTR, _DPTR, c_size, _DPTR, _DPTR,
+                                     ctypes.POINTER(c_size)]),
+        "nm_plugin_syn_means": (c_int, [c_dbl, c_dbl, c_dbl, c_dbl, _DPTR, _DPTR, c_size, c_size,
+                                        _DPTR]),
+        "nm_plugin_unit_factor": (c_int, [c_str, c_dbl, _DPTR]),
         "nm_plugin_count": (c_size, []),
         "nm_plugin_refcount": (c_size, [c_int]),
     }
@@ -202,6 +210,12 @@ class LearnedModel:
         self.p_name = lib.nm_learned_p_name(self._m).decode(errors="replace")
         self.p_unit = lib.nm_learned_p_unit(self._m).decode(errors="replace")
         self.p_default = float(lib.nm_learned_p_default(self._m))
+        # the input channel (issue 11): unit and trained range; none: "" and (0, 0)
+        self.has_input = bool(lib.nm_learned_has_input(self._m))
+        self.input_unit = lib.nm_learned_input_unit(self._m).decode(errors="replace")
+        lo, hi = ctypes.c_double(), ctypes.c_double()
+        lib.nm_learned_input_range(self._m, ctypes.byref(lo), ctypes.byref(hi))
+        self.input_range = (lo.value, hi.value)
         n = ctypes.c_size_t()
         tp = lib.nm_learned_train_p(self._m, ctypes.byref(n))
         self.train_p = np.array([tp[i] for i in range(n.value)]) if n.value else np.zeros(0)
@@ -261,6 +275,32 @@ class LearnedModel:
                                         _as_dptr(x)), None)
         return v, x
 
+    def run_u(self, p, u, x0=None):
+        """Driven run (nm_learned_run_u): step k+1 gets the input u[k] (the
+        mean input over the step, model units), clamped to input_range.
+        Returns (v, x, nclamped): v[k] the decoded V after step k+1, x[k] its
+        state, nclamped the number of clamped steps.  A model without input
+        ignores u.  This is what a NeuroMapCell does with the same inputs,
+        bit for bit (NEURON's u: syn_means(...) * input_factor(area))."""
+        u = np.ascontiguousarray(u, dtype=float)
+        if u.ndim != 1:
+            raise ValueError("u must be 1-D, got shape %s" % (u.shape,))
+        nsteps = len(u)
+        v = np.zeros(nsteps)
+        x = np.zeros((nsteps, self.dim))
+        nc = ctypes.c_size_t()
+        x0p = _as_dptr(self._state(x0)) if x0 is not None else None
+        _check(self._lib.nm_learned_run_u(self._live(), float(p), _as_dptr(u), x0p, nsteps,
+                                          _as_dptr(v), _as_dptr(x), ctypes.byref(nc)), None)
+        return v, x, int(nc.value)
+
+    def input_factor(self, area_um2=0.0):
+        """nA -> this model's input unit (u = factor * I_nA); 0 without input.
+        uA/cm2 and mA/cm2 need the membrane area (um2): NeuromapError if not set."""
+        if not self.has_input:
+            return 0.0
+        return unit_factor(self.input_unit, area_um2)
+
     def run_schedule(self, p_of_step, x0=None):
         """Free run with a p per step (p_of_step[k] is used for step k+1):
         several nm_learned_run calls of one step each.  Returns (v, x)."""
@@ -281,6 +321,33 @@ class LearnedModel:
         thr = self.threshold_mv if threshold_mv is None else threshold_mv
         steps = cell_spike_steps(v, v0, thr, hysteresis_mv)
         return t0_ms + steps * self.dt_ms
+
+
+def syn_means(event_times_ms, weights_na, nsteps, dt_ms, tau_ms=2.0, ibias_na=0.0, t0_ms=0.0):
+    """Mean input current (nA) over each map step of a NeuroMapCell that gets
+    NetCon events with weights wi (nA) at event_times_ms (sorted) into its
+    current synapse (tau_syn = tau_ms, +inf: steps) plus ibias_na: entry k is
+    the mean over [t0 + k*dt, t0 + (k+1)*dt], the input of step k+1.  The
+    library's nm_plugin_syn_means: the same C code the cell runs, so the
+    numbers are the cell's (iin) bit for bit."""
+    lib = library()
+    t = np.ascontiguousarray(event_times_ms, dtype=float)
+    w = np.ascontiguousarray(weights_na, dtype=float)
+    if t.shape != w.shape or t.ndim != 1:
+        raise ValueError("event times and weights must be 1-D of one length")
+    out = np.zeros(int(nsteps))
+    _check(lib.nm_plugin_syn_means(float(tau_ms), float(ibias_na), float(t0_ms), float(dt_ms),
+                                   _as_dptr(t), _as_dptr(w), len(t), len(out), _as_dptr(out)), None)
+    return out
+
+
+def unit_factor(unit, area_um2=0.0):
+    """nA -> unit (nm_plugin_unit_factor): 1 for nA and "1", 1000 for pA,
+    1e-3 for uA, 1e5/area for uA/cm2, 100/area for mA/cm2 (area in um2)."""
+    f = ctypes.c_double()
+    _check(library().nm_plugin_unit_factor(str(unit).encode(), float(area_um2), ctypes.byref(f)),
+           None)
+    return f.value
 
 
 def detect_spikes(v, dt_ms, t0_ms, threshold_mv, hysteresis_mv=DEFAULT_HYSTERESIS_MV):

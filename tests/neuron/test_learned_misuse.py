@@ -62,6 +62,11 @@ def set_integrator(h, method, nthread=1):
     if method == "cvode":
         cv.atol(1e-8)
         cv.rtol(1e-8)
+        # stdrun's flag too: continuerun(tstop) then stops exactly at tstop
+        # (cvode.event) instead of at tstop - dt/2 with dt the last variable
+        # step, which depends on the states in the model (NeuroMapClamp's
+        # charge q, issue 11)
+        h.using_cvode_ = 1
     else:
         h.dt = 0.025
         h.secondorder = 2
@@ -69,6 +74,7 @@ def set_integrator(h, method, nthread=1):
 
 def reset_integrator(h):
     h.CVode().active(0)
+    h.using_cvode_ = 0
     h.ParallelContext().nthread(1)
     h.secondorder = 0
     h.dt = 0.025
