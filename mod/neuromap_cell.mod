@@ -49,6 +49,25 @@ decays exponentially with tau_drive (ms); each map step sees p + drive(t).
 p may be changed at any time (assignment, Vector.play); it is read at the
 map steps.  peff is the value the last step used.
 
+Input current (issue 11, docs/neuron.md "Input-driven cells"): for a model
+with an input channel, x(n+1) = F(x(n), p, u(n)) with u(n) the MEAN current
+over the step (t_n, t_(n+1)] in the model's unit.  A NetCon's second weight
+wi (nA; nc.weight[1], kept at finitialize) goes into a current synapse,
+i(t) = sum wi_j exp(-(t - t_j)/tau_syn) (tau_syn ms, default 2; 1e300 or
+inf: a step), integrated exactly (closed form, libneuromap's
+nm_plugin_syn_*: the offline reference runtime.syn_means is the same C
+code); ibias (nA) is added.  iin is the step's mean (nA); u = iin * fin,
+fin = nA -> the model's unit (nA 1, pA 1000, uA 1e-3, "1" 1, uA/cm2
+1e5/area_um2, mA/cm2 100/area_um2: set area_um2 for those).  u outside the
+trained range [umin, umax] is clamped to it and counted in nclamped (uin is
+the value used); the cell goes on.  A model WITHOUT input ignores wi and
+ibias: every step with a non-zero mean is counted in nignored and the first
+prints one warning line; V is exactly that of the model without them.
+Bad values: tau_syn <= 0 (NaN), ibias not finite, area_um2 needed and not
+> 0: a hoc error at finitialize; during a run the cell stops at its next
+step (err 1; errwhat 9 tau_syn, 10 ibias, 11 the input current not finite,
+12 a NetCon wi not finite -- errt is the event's time --, 13 area_um2).
+
 State: x[0..dim-1], V, armed, nstep (map steps since finitialize), drive and
 tdrive (the time drive was last brought up to date) are ASSIGNED RANGE
 variables owned by NEURON: INITIAL resets them (x to the model's start
@@ -131,7 +150,8 @@ ASSIGNED {
     nstep             : map steps since finitialize
     tstart (ms)       : t at finitialize: step n is at tstart + n*dt_map
     err               : 0, or the libneuromap status that stopped the cell (1: an invalid value)
-    errwhat           : what stopped it: 1 the map step, 2 p, 3 drive, 4 tau_drive, 5 hysteresis, 6 thresh
+    errwhat           : what stopped it: 1 the map step, 2 p, 3 drive, 4 tau_drive, 5 hysteresis, 6 thresh,
+                      : 9 tau_syn, 10 ibias, 11 input current, 12 wi, 13 area_um2
     errval            : the value that stopped it (p + drive for errwhat 1)
     errt (ms)         : the time it stopped
     pending           : 1 while a map-step self-event is queued

@@ -55,6 +55,29 @@ synapse's current), scaled by kp (units of p per unit of *pin).  The map sees
 pin is read only when kp != 0.  For an ExpSyn (i > 0 is outward), kp < 0
 makes an excitatory (inward, i < 0) current raise p.
 
+Input current (issue 11, docs/neuron.md "Input-driven cells"): for a model
+with an input channel the clamp is a drop-in soma: the current that
+everything else injects into its section (IClamp, ExpSyn/Exp2Syn acting
+with their reversal potential on the clamped v, gap junctions, attached
+dendrites) becomes the learned cell's input.  The clamp integrates its own
+current into the STATE q (nA ms; exact for the fixed step, backward Euler
+and Crank-Nicolson, and for CVode), and at each sample t_k
+    iother = (cnode*(v(t_k) - v(t_(k-1))) - (q(t_k) - q(t_(k-1))))/dt_map
+(nA; cnode = cmem * area, cmem the section's cm in uF/cm2 -- the templates
+set it from cm, default 1 --, area the segment's, read at finitialize).
+Add the current synapse (NetCon wi, tau_syn) and ibias as in
+neuromap_cell.mod: iin = iother + synapse mean + ibias, u = iin * fin
+(uA/cm2 and mA/cm2 use the segment's area).  ONE-STEP LAG: the clamp
+computes V(k+1) at t_k, so it uses the input of [t_(k-1), t_k], not of
+[t_k, t_(k+1)] as NeuroMapCell does: the clamp answers an input one map step
+(dt_map) later than a NeuroMapCell given the same current (tested: an IClamp
+step gives the spikes of NeuroMapCell with the step dt_map later).  The
+first step uses ibias only.  The section must have NO ion channels or pas
+(remove hh: the learned cell replaces them): their currents would count as
+input.  Counters and errors as in neuromap_cell.mod (nclamped, uin,
+nignored: |iin| > 1e-6 nA, since the measurement has rounding noise; errwhat
+9-13, and 14 cmem not > 0).
+
 handle is a PARAMETER (SaveState leaves it alone); x, V, Vnext, Vfrom, tk,
 drive, armed, nstep are ASSIGNED and saved by SaveState.  If the map diverges the
 clamp holds the last V, sets err and prints one line (see neuromap_cell.mod).
