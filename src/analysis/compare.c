@@ -162,10 +162,11 @@ static nm_status run_stage(const nm_compare_opts *o, const char *stage, size_t n
     double t0 = now_s();
     size_t chunk = n;
     if (o->progress) {
-        /* Chunks of at least two points per thread, at most ~20 of them. */
+        /* One point per thread (a stop request waits for one point at
+         * most), at most ~50 chunks. */
         size_t threads = (size_t)(o->nthreads > 0 ? o->nthreads : nm_cpu_count());
-        chunk = 2 * threads;
-        if (chunk < (n + 19) / 20) chunk = (n + 19) / 20;
+        chunk = threads;
+        if (chunk < (n + 49) / 50) chunk = (n + 49) / 50;
         if (chunk > n) chunk = n;
     }
     for (size_t from = 0; from < n; from += chunk) {

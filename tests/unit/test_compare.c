@@ -223,8 +223,8 @@ static void test_progress(nm_learned *lm, nm_model *srk, const nm_compare_result
     nm_compare_result *r = NULL;
     CHECK_OK(nm_compare(lm, srk, &o, &r));
     if (r && ref) check_same_result(r, ref);
-    /* 9 points in chunks of 2 per stage, then the metrics once. */
-    CHECK_MSG(log.calls == 5 + 5 + 1, "%zu progress calls", log.calls);
+    /* 9 points, one per chunk on one thread, in each stage; then the metrics once. */
+    CHECK_MSG(log.calls == 9 + 9 + 1, "%zu progress calls", log.calls);
     CHECK(log.monotone);
     CHECK(log.on_stage_end[0] == 1 && log.on_stage_end[1] == 1 && log.on_stage_end[2] == 1);
     nm_compare_result_free(r);
