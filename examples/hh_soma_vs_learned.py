@@ -53,12 +53,12 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "examples",
                                                   "hh_soma_vs_learned.png"))
     args = ap.parse_args()
-    ic.require_input_model(args.model, "nA", "examples/train_input_models.py OUTDIR writes "
-                           "OUTDIR/hh_input.nmap")
     seeds = [int(s) for s in args.seeds.split(",")]
 
     from neuromap import cells, record, neuron_support as ns
     h = ns.load_mechanisms()
+    ic.require_input_model(args.model, "nA", "examples/train_input_models.py OUTDIR writes "
+                           "OUTDIR/hh_input.nmap")
     tstop = TRANSIENT_MS + args.duration
     nsteps = int(round(tstop / DT)) + 2
     pairs = []
