@@ -521,6 +521,8 @@ typedef struct nm_vae_opts {
     uint64_t seed;          /* same seed, same model, byte for byte */
     nm_progress_fn progress;
     void *progress_ctx;
+    int threads;            /* worker threads (0 = every online CPU); the model does
+                               not depend on it, bit for bit (docs/vae.md, "Threads") */
 } nm_vae_opts;
 void nm_vae_opts_default(nm_vae_opts *o);
 
@@ -664,6 +666,27 @@ nm_status nm_learned_step_u(const nm_learned *m, double p, double u, const doubl
  * may be NULL, counts the clamped steps); otherwise as nm_learned_run. */
 nm_status nm_learned_run_u(const nm_learned *m, double p, const double *u, const double *x0, size_t nsteps,
                            double *v, double *x_traj, size_t *nclamped);
+
+/* Batched stepping (issue 12): n cells of one model advanced together, every
+ * layer one matrix-matrix product with the cells as columns.  Cell k has its
+ * own p[k], u[k] (u NULL: 0; used as given, as nm_learned_step_u) and state
+ * x[k*D .. k*D+D); x_next[k*D ..] gets its next state (x_next may be x) and
+ * v[k] the decoded V (mV) of it.  BIT FOR BIT what nm_learned_step_u and
+ * nm_learned_decode_v give for each cell alone (the same float operations in
+ * the same order per cell; src/learn/batch.c).  A cell that fails (p or u not
+ * finite: NM_EINVAL; the map left its bounded region: NM_ENUMERIC) keeps its
+ * state (x_next row = x row), gets v NaN and status[k] = its code (status may
+ * be NULL); the others are stepped.  Returns NM_OK, or the first failure's
+ * code with a message naming the cell.  The workspace holds the tile buffers
+ * (its size does not depend on n): one per thread, made for a model by
+ * nm_learned_batch_alloc (NULL and a message on failure); it fits any model
+ * whose layers are no wider and whose D is no larger (nm_learned_batch_fits). */
+typedef struct nm_learned_batch nm_learned_batch;
+nm_learned_batch *nm_learned_batch_alloc(const nm_learned *m);
+void nm_learned_batch_free(nm_learned_batch *b);
+int nm_learned_batch_fits(const nm_learned_batch *b, const nm_learned *m);
+nm_status nm_learned_step_batch(const nm_learned *m, nm_learned_batch *b, size_t n, const double *p,
+                                const double *u, const double *x, double *x_next, double *v, int *status);
 
 /* A learned model under the input recorded in a series (`neuromap predict`):
  * the series is resampled to the map's step, the map starts from the
@@ -1219,6 +1242,17 @@ nm_status nm_plugin_input_info(int handle, int *has_input, double *umin, double 
  * step nm_learned_run_u takes. */
 nm_status nm_plugin_step_u(int handle, double p, double u, double *x, double *v, double *u_used,
                            int *clamped);
+/* n cells of one model stepped together (nm_learned_step_batch): cell k as
+ * nm_plugin_step_u(handle, p[k], u[k], x + k*dim, v + k, u_used + k,
+ * clamped + k) would step it alone, bit for bit (u NULL: none; u_used and
+ * clamped may be NULL); status[k] (required) its code, x rows of failed cells
+ * unchanged.  *ws is the caller's workspace (one per thread; NULL at first):
+ * allocated, or replaced when it does not fit the model, here; free it with
+ * nm_plugin_batch_free.  Returns NM_OK or the first failure (message names
+ * the cell). */
+nm_status nm_plugin_step_batch(int handle, void **ws, size_t n, const double *p, const double *u, double *x,
+                               double *v, double *u_used, int *clamped, int *status);
+void nm_plugin_batch_free(void *ws);
 
 #ifdef __cplusplus
 }

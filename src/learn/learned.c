@@ -1,6 +1,7 @@
 /* learned.c -- a complete learned model (VAE + map): training pipeline,
  * model file, and the runtime used by `neuromap run`, NEURON and Python. */
 #include "internal.h"
+#include "learn/batch.h"
 #include "learn/map.h"
 #include "learn/vae.h"
 
@@ -191,6 +192,10 @@ static double decode_v(const nm_mlp *dec_v, const nm_vae *vae, const double *x)
 }
 
 double nm_learned_decode_v(const nm_learned *m, const double *x) { return decode_v(m->dec_v, m->vae, x); }
+
+/* For the batched step (batch.c). */
+const nm_map *nm_learned_map_part(const nm_learned *m) { return m->map; }
+const nm_mlp *nm_learned_dec_v_part(const nm_learned *m) { return m->dec_v; }
 
 nm_status nm_learned_run(const nm_learned *m, double p, const double *x0, size_t nsteps, double *v,
                          double *x_traj)
