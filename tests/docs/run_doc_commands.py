@@ -31,6 +31,8 @@ reason after "why:" (required: the list of changes below is printed):
     <!-- doc-test: env `NAME=VALUE` why: ... -->   environment of the block ($VARS expanded)
     <!-- doc-test: sub `OLD` `NEW` why: ... -->    replace text (must occur) before running
     <!-- doc-test: omit `REGEX` why: ... -->       drop the lines that match
+    <!-- doc-test: prepend `CODE` why: ... -->     CODE (\\n: a new line) put before the
+                                                   block: definitions a fragment assumes
     <!-- doc-test: file `NAME` why: ... -->        write the block to NAME, do not run it
     <!-- doc-test: timeout `SECONDS` why: ... -->  instead of 60 s
 
@@ -80,7 +82,7 @@ def parse_annotation(body, where):
         raise SystemExit("%s: doc-test annotation '%s' has no reason (why: ...)" % (where, kind))
     head, why = rest.split("why:", 1)
     args = re.findall(r"`([^`]*)`", head)
-    nargs = {"skip": 0, "text": 0, "setup": 1, "env": 1, "sub": 2, "omit": 1, "file": 1,
+    nargs = {"skip": 0, "text": 0, "setup": 1, "env": 1, "sub": 2, "omit": 1, "file": 1, "prepend": 1,
              "timeout": 1}
     if kind not in nargs:
         raise SystemExit("%s: unknown doc-test annotation '%s'" % (where, kind))
@@ -256,6 +258,8 @@ def main():
                     break
                 text = "\n".join(": # omitted by doc-test" if rx.search(s) else s
                                  for s in text.split("\n"))
+            elif kind == "prepend":
+                text = a[0].replace("\\n", "\n") + "\n" + text
             elif kind == "env":
                 name, _, value = a[0].partition("=")
                 env[name] = os.path.expandvars(value.replace("$HOME", env["HOME"]).replace("$PWD", tree))
@@ -327,4 +331,14 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    finally:
+        # the scratch folder is inside the build folder: leave no build/
+        # symlink behind (a cycle for anything that walks the build folder)
+        for a, b in zip(sys.argv, sys.argv[1:]):
+            if a == "--work":
+                link = os.path.join(os.path.abspath(b), "tree", "build")
+                if os.path.islink(link):
+                    os.unlink(link)
+    sys.exit(status)
