@@ -7,6 +7,21 @@
 
 #include "neuromap.h"
 
+/* The small options of the sweep and comparison tests: 32-32 networks, 8
+ * VAE epochs, 5 one-step epochs, one rollout stage of 60 iterations of 10
+ * steps (a model in about a second on 30 s series). */
+static inline void nm_test_small_opts(nm_learn_opts *o)
+{
+    nm_learn_opts_default(o);
+    o->vae.epochs = 8;
+    o->vae.hidden[0] = o->vae.hidden[1] = 32;
+    o->map_hidden[0] = o->map_hidden[1] = 32;
+    o->map_onestep_epochs = 5;
+    o->map_nstages = 1;
+    o->map_rollout_len[0] = 10;
+    o->map_rollout_iters[0] = 60;
+}
+
 static inline nm_learned *nm_test_tiny_model(double duration_ms, const nm_learn_opts *o)
 {
     const double ps[] = {-42.0, -38.0, -31.0};

@@ -22,14 +22,7 @@ static const double GRID[NP] = {-46, -44, -42, -40, -38, -36, -34, -32, -30};
 static nm_learned *tiny_model(void)
 {
     nm_learn_opts o;
-    nm_learn_opts_default(&o);
-    o.vae.epochs = 8;
-    o.vae.hidden[0] = o.vae.hidden[1] = 32;
-    o.map_hidden[0] = o.map_hidden[1] = 32;
-    o.map_onestep_epochs = 5;
-    o.map_nstages = 1;
-    o.map_rollout_len[0] = 10;
-    o.map_rollout_iters[0] = 60;
+    nm_test_small_opts(&o);
     return nm_test_tiny_model(30000, &o);
 }
 
