@@ -257,10 +257,11 @@ def input_mode(args, h, cells, ns):
             vals = np.array([r[k] for r in lst])
             rel = (vals.mean() - ref[k]) / ref[k] if ref[k] else float("nan")
             worst = np.max(np.abs(vals - ref[k])) / ref[k] if ref[k] else float("nan")
-            cells_.append("%s %.2f (%.2f..%.2f) %+.0f%%" % (
+            cells_.append("%s %.2f (%.2f..%.2f) %s" % (
                 {"rate": "rate Hz", "spb": "spikes/burst", "ibi": "burst interval s"}[k],
                 vals.mean() / (1000 if k == "ibi" else 1), vals.min() / (1000 if k == "ibi" else 1),
-                vals.max() / (1000 if k == "ibi" else 1), 100 * rel))
+                vals.max() / (1000 if k == "ibi" else 1),
+                "%+.0f%%" % (100 * rel) if np.isfinite(rel) else "n/a"))
             if part == "all" and name != "A all SRK":
                 verdict.setdefault(name, []).append((k, abs(rel) <= TARGET_REL,
                                                       worst <= TARGET_REL))

@@ -108,7 +108,7 @@ def main():
                     "B half learned: SRK", "C all learned: all"):
             need(out, r"^  [12]\s+%s\s+%s\s+%s\s+%s ms\s+%s%%$" % (re.escape(net), NUM, NUM, NUM,
                                                                   NUM), "network rows", 2)
-            need(out, r"^  %s\s+rate Hz %s \(%s\.\.%s\) [+-]?\S+%% \| spikes/burst " % (
+            need(out, r"^  %s\s+rate Hz %s \(%s\.\.%s\) ([+-]\d+%%|n/a) \| spikes/burst " % (
                 re.escape(net), NUM, NUM, NUM), "network means")
         for net in ("B half learned", "C all learned"):
             need(out, r"^  %s within 10%% of A \(seed means\): rate (yes|NO), spb (yes|NO), "
