@@ -32,6 +32,9 @@ neuromap.record.record_input, input in nA): five series of 2 s after a
   ExpSyn (tau 3 ms, E 0 mV) at 150 Hz x 2 nS + OU (0, 0.02);
   ExpSyn at 300 Hz x 1 nS + OU (0.01, 0.02).  Record seeds 1..5.
 
+--srk-weak: the variant measured second in docs/input.md: VS also -34.5,
+synapses at 10 Hz, staircase 0..1.0 pA with zeros at probability 0.6, OU SD
+0.2 pA (written to the same file name).
 --quick: tiny series and a short training (the smoke tests; seconds).
 Training uses `neuromap train`'s defaults (settings chosen from the data)
 and --seed; a few minutes each on 2 cores.
@@ -92,10 +95,15 @@ def train(nm, series, out, seed, extra, quick):
     run([nm, "info", out], stdout=subprocess.DEVNULL)
 
 
-def srk(nm, outdir, seed, extra, quick):
+def srk(nm, outdir, seed, extra, quick, weak=False):
+    global SRK_SYN, SRK_OU, SRK_STAIR_MAX_PA, SRK_STAIR_P0
+    vs_list = SRK_VS
+    if weak:
+        vs_list = SRK_VS + (-34.5,)
+        SRK_SYN, SRK_OU, SRK_STAIR_MAX_PA, SRK_STAIR_P0 = "10:0.053:5:0", "0:0.2:10", 1.0, 0.6
     dur = 20000.0 if quick else 200000.0
     series = []
-    for k, vs in enumerate(SRK_VS if not quick else SRK_VS[::3]):
+    for k, vs in enumerate(vs_list if not quick else vs_list[::3]):
         path = os.path.join(outdir, "srk_train_%g.csv" % vs)
         run([nm, "simulate", "--model", "srk", "--p", "%g" % vs, "--duration", "%g" % dur,
              "--dt", "5", "--input-syn", SRK_SYN, "--input-ou", SRK_OU,
@@ -140,6 +148,7 @@ def main(argv=None):
     ap.add_argument("--only", choices=("srk", "hh"))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--srk-weak", action="store_true")
     a = ap.parse_args(argv)
     nm = a.neuromap or os.path.join(ROOT, "build", "bin", "neuromap")
     if not os.path.exists(nm):
@@ -147,7 +156,7 @@ def main(argv=None):
     os.makedirs(a.outdir, exist_ok=True)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if a.only in (None, "srk"):
-        srk(nm, a.outdir, a.seed, extra, a.quick)
+        srk(nm, a.outdir, a.seed, extra, a.quick, a.srk_weak)
     if a.only in (None, "hh"):
         hh(nm, a.outdir, a.seed, extra, a.quick)
     return 0
