@@ -117,6 +117,8 @@ NEURON {
     RANGE errwhat, errval, errt, pending, pdefault
     RANGE tau_syn, ibias, area_um2, hasinput, umin, umax, fin, iin, uin, nclamped, nignored
     RANGE ssyn, everr, everrval, everrt
+    RANGE wlate, wilate, tlate, haslate, bdone, bspike, tbd, tsched
+    GLOBAL batch
     POINTER rect_, recv_
 }
 
@@ -134,6 +136,8 @@ PARAMETER {
     tau_syn = 2 (ms)  : decay time constant of the current synapse (NetCon weight wi, nA); > 0, inf: a step
     ibias = 0 (nA)    : constant input current (added to the mean of every step)
     area_um2 = 0      : membrane area (um2) for models whose input is in uA/cm2 or mA/cm2
+    batch = 1         : GLOBAL: 1 cells of one model due at the same time step together (one
+                      : matrix product per layer, bit for bit the same); 0 each cell alone
 }
 
 ASSIGNED {
@@ -170,11 +174,21 @@ ASSIGNED {
     everr             : 0, or what a bad wi event will stop the cell with at its next step (12: wi, 9: tau_syn)
     everrval
     everrt (ms)
+    wlate             : NetCon drive (w) that came at a step time: added after that step
+    wilate (nA)       : the same for the current synapse (wi)
+    tlate (ms)        : that step time
+    haslate           : 1 while wlate/wilate wait
+    bdone             : 1: another cell's batch did this cell's step (at tbd); its own event finishes it
+    bspike            : 1: that step crossed the threshold (the event sends the spike)
+    tbd (ms)
+    tsched (ms)       : time of the queued self-event
 }
 
 VERBATIM
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -194,6 +208,8 @@ extern int nm_plugin_syn_mean(double*, double, double, double, double, double*);
 extern int nm_plugin_input_factor(int, double, double*);
 extern int nm_plugin_input_info(int, int*, double*, double*, char*, size_t);
 extern int nm_plugin_step_u(int, double, double, double*, double*, double*, int*);
+extern int nm_plugin_step_batch(int, void**, size_t, const double*, const double*, double*, double*,
+                                double*, int*, int*);
 extern const char* nm_last_error(void);
 #ifdef __cplusplus
 }
@@ -329,6 +345,374 @@ static void nmx_text_(char* buf_, size_t n_, const char* who_, int what_, int co
         break;
     }
 }
+/* ---- batched stepping (issue 12; docs/neuron.md "Batched stepping") ----
+   Cells of one model on one NEURON thread that step at the same time are
+   stepped together by the first of them whose self-event arrives: one
+   nm_plugin_step_batch (every layer one product with the cells as columns,
+   bit for bit each cell's own step).  Each cell's own self-event still
+   arrives and does what is left: its spike (net_event) and its next
+   self-event, so the event queue is exactly that of unbatched stepping.
+   Per thread and model, a queue of slots (time, cells that sent their next
+   self-event for that time) finds the cells due; a cell is stepped by
+   another only if it is really due then (same thread and model, stepping,
+   no error, its queued self-event at its regular step time, that time the
+   batch's), so a stale entry is only skipped.  The lists are touched only
+   by their own thread during a run, and by finitialize, load() and
+   destructors (the hoc thread, workers idle) otherwise. */
+#define NMX_TOL_ 1e-6          /* "the same time": within 1e-6 dt_map */
+#define NMX_MAXTHREAD_ 256
+typedef struct nmx_slot_ {
+    double ts;
+    int n, cap;
+    Point_process** c;
+} nmx_slot_;
+typedef struct nmx_group_ {
+    int hd;                    /* model handle */
+    int head, nslot, capslot;  /* ring of slots, oldest at head */
+    nmx_slot_* s;
+    int bcap;                  /* batch scratch */
+    Point_process** bc;
+    double *bp, *bu, *bx, *bvv, *buu, *bvold, *bts;
+    int *bcl, *bst;
+    void* ws;
+    double nby;                /* cells stepped by another cell's batch (statistics) */
+    struct nmx_group_* next;
+} nmx_group_;
+static nmx_group_* nmx_groups_[NMX_MAXTHREAD_];
+
+static nmx_group_* nmx_group_get_(int tid_, int hd_) {
+    nmx_group_* g_;
+    if (tid_ < 0 || tid_ >= NMX_MAXTHREAD_ || hd_ <= 0) return (nmx_group_*)0;
+    for (g_ = nmx_groups_[tid_]; g_; g_ = g_->next) {
+        if (g_->hd == hd_) return g_;
+    }
+    g_ = (nmx_group_*)calloc(1, sizeof(nmx_group_));
+    if (!g_) return (nmx_group_*)0;
+    g_->hd = hd_;
+    g_->next = nmx_groups_[tid_];
+    nmx_groups_[tid_] = g_;
+    return g_;
+}
+static nmx_slot_* nmx_slot_at_(nmx_group_* g_, int k_) {
+    return &g_->s[(g_->head + k_) % g_->capslot];
+}
+/* A cell has sent its next self-event for its regular step time ts_. */
+static void nmx_enqueue_(Point_process* pnt_, int tid_, int hd_, double ts_, double dtm_) {
+    nmx_group_* g_ = nmx_group_get_(tid_, hd_);
+    nmx_slot_* sl_;
+    double tol_ = NMX_TOL_ * dtm_;
+    if (!g_) return;
+    if (g_->nslot > 0) {
+        sl_ = nmx_slot_at_(g_, g_->nslot - 1);
+        if (ts_ < sl_->ts - tol_) {
+            g_->nslot = 0;     /* time went back (finitialize, SaveState restore) */
+            g_->head = 0;
+        }
+    }
+    if (g_->nslot == 0 || ts_ > nmx_slot_at_(g_, g_->nslot - 1)->ts + tol_) {
+        if (g_->nslot == g_->capslot) {
+            int nc_ = g_->capslot ? 2 * g_->capslot : 4, k_;
+            nmx_slot_* ns_ = (nmx_slot_*)calloc((size_t)nc_, sizeof(nmx_slot_));
+            if (!ns_) return;
+            for (k_ = 0; k_ < g_->capslot; k_++) {
+                ns_[k_] = g_->s[(g_->head + k_) % g_->capslot];
+            }
+            free(g_->s);
+            g_->s = ns_;
+            g_->head = 0;
+            g_->capslot = nc_;
+        }
+        sl_ = nmx_slot_at_(g_, g_->nslot);
+        g_->nslot++;
+        sl_->ts = ts_;
+        sl_->n = 0;
+    }
+    sl_ = nmx_slot_at_(g_, g_->nslot - 1);
+    if (sl_->n == sl_->cap) {
+        int nc_ = sl_->cap ? 2 * sl_->cap : 64;
+        Point_process** nc2_ = (Point_process**)realloc(sl_->c, (size_t)nc_ * sizeof(Point_process*));
+        if (!nc2_) return;
+        sl_->c = nc2_;
+        sl_->cap = nc_;
+    }
+    sl_->c[sl_->n++] = pnt_;
+}
+/* A destroyed cell leaves every list. */
+static void nmx_forget_(Point_process* pnt_) {
+    int i_, k_, j_;
+    nmx_group_* g_;
+    for (i_ = 0; i_ < NMX_MAXTHREAD_; i_++) {
+        for (g_ = nmx_groups_[i_]; g_; g_ = g_->next) {
+            for (k_ = 0; k_ < g_->nslot; k_++) {
+                nmx_slot_* sl_ = nmx_slot_at_(g_, k_);
+                for (j_ = 0; j_ < sl_->n; j_++) {
+                    if (sl_->c[j_] == pnt_) sl_->c[j_] = (Point_process*)0;
+                }
+            }
+        }
+    }
+}
+static int nmx_batch_grow_(nmx_group_* g_, int n_) {
+    if (n_ <= g_->bcap) return 0;
+    {
+        int nc_ = n_ < 64 ? 64 : n_ + n_ / 2;
+        size_t d_ = (size_t)nc_;
+        Point_process** bc_ = (Point_process**)realloc(g_->bc, d_ * sizeof(Point_process*));
+        if (bc_) g_->bc = bc_;
+#define NMX_GROW_(f_, ty_, k_) { ty_* q_ = (ty_*)realloc(g_->f_, d_ * (k_) * sizeof(ty_)); if (q_) g_->f_ = q_; else return 1; }
+        if (!bc_) return 1;
+        NMX_GROW_(bp, double, 1) NMX_GROW_(bu, double, 1) NMX_GROW_(bx, double, 16)
+        NMX_GROW_(bvv, double, 1) NMX_GROW_(buu, double, 1) NMX_GROW_(bvold, double, 1)
+        NMX_GROW_(bts, double, 1) NMX_GROW_(bcl, int, 1) NMX_GROW_(bst, int, 2)
+#undef NMX_GROW_
+        g_->bcap = nc_;
+    }
+    return 0;
+}
+
+/* Inputs that came at a step time (see NET_RECEIVE: an input at exactly a
+   step time counts after that step) join the drive and the synapse at that
+   time: when the next input or the next step comes. */
+static void nmx_fold_(double* _p, Datum* _ppvar) {
+    if (!(haslate != 0.0)) return;
+    if (tau_drive > 0) {
+        drive = drive * exp(-(tlate - tdrive) / tau_drive) + wlate;
+    } else {
+        drive = drive + wlate;
+    }
+    tdrive = tlate;
+    if (wilate != 0.0 && everr == 0.0) {
+        if (nm_plugin_syn_event(ssyn, tau_syn, tlate, wilate) != 0) {
+            everr = (tau_syn > 0.0) ? NMX_WI : NMX_TAUSYN;
+            everrval = (tau_syn > 0.0) ? wilate : tau_syn;
+            everrt = tlate;
+        }
+    }
+    wlate = 0;
+    wilate = 0;
+    haslate = 0;
+}
+
+/* Everything a step at ts_ does before the network: returns 0 and the
+   inputs (*pe_, *ue_), or what stops the cell (NMX_*) and *bad_. */
+static int nmx_prep_(double* _p, Datum* _ppvar, Point_process* pnt_, double ts_, double* pe_,
+                     double* ue_, double* bad_) {
+    int what_;
+    double mean_ = 0.0;
+    *bad_ = 0.0;
+    *ue_ = 0.0;
+    if (haslate != 0.0 && tlate < ts_ - NMX_TOL_ * dt_map) {
+        nmx_fold_(_p, _ppvar);
+    }
+    what_ = nmx_params_(tau_drive, hysteresis, thresh, bad_);
+    if (what_ != 0) return what_;
+    drive = drive * exp(-(ts_ - tdrive) / tau_drive);
+    tdrive = ts_;
+    peff = p + drive;
+    *pe_ = peff;
+    if (!isfinite(p)) { *bad_ = p; return NMX_P; }
+    if (!isfinite(drive) || !isfinite(peff)) { *bad_ = isfinite(drive) ? peff : drive; return NMX_DRIVE; }
+    /* the input: the mean current over the step now ending (synapse +
+       ibias, nA), in the model's unit */
+    if (everr != 0.0) { *bad_ = everrval; return (int)everr; }
+    if ((what_ = nmx_inparams_(tau_syn, ibias, bad_)) != 0) return what_;
+    if (nm_plugin_syn_mean(ssyn, tau_syn, ts_, dt_map, ibias, &mean_) != 0) {
+        *bad_ = ssyn[0] + ibias;
+        return NMX_INPUT;
+    }
+    iin = mean_;
+    if (hasinput) {
+        if (nm_plugin_input_factor((int)handle, area_um2, &fin) != 0) { *bad_ = area_um2; return NMX_AREA; }
+    } else if (mean_ != 0.0) {
+        /* never silent: counted, and said once a run */
+        nignored += 1;
+        if (nignored == 1.0) {
+            char name_[80];
+            nmx_name_(pnt_, name_, sizeof name_);
+            fprintf(stderr, "%s: warning: the model has no input channel: its input current "
+                    "(NetCon wi, ibias) is ignored (first at t = %g ms, %g nA; steps counted "
+                    "in nignored)\n", name_, ts_, mean_);
+        }
+    }
+    *ue_ = iin * fin;
+    return 0;
+}
+
+/* Everything a step at ts_ does after the network (what_: a stop found by
+   nmx_prep_, st_: the library's status).  Returns -1 if the cell stopped,
+   1 if it spiked, 0 otherwise. */
+static int nmx_finish_(double* _p, Datum* _ppvar, Point_process* pnt_, double ts_, int what_, double bad_,
+                       int st_, double vold_) {
+    if (st_ != 0) {
+        char name_[80];
+        nmx_name_(pnt_, name_, sizeof name_);
+        fprintf(stderr, "%s: stopped at t = %g ms (p + drive = %g): %s\n", name_, ts_, peff, nm_last_error());
+        what_ = NMX_STEP;
+        bad_ = peff;
+    }
+    if (what_ != 0) {
+        /* stop: keep the state, queue no further step */
+        err = st_ != 0 ? st_ : 1;
+        errwhat = what_;
+        errval = bad_;
+        errt = what_ == NMX_WI ? everrt : ts_;
+        pending = 0;
+        if (st_ == 0) {
+            char msg_[600], name_[80];
+            nmx_name_(pnt_, name_, sizeof name_);
+            nmx_text_(msg_, sizeof msg_, name_, what_, 1, bad_, ts_);
+            fprintf(stderr, "%s\n", msg_);
+        }
+        return -1;
+    }
+    nstep = nstep + 1;
+    nmx_rec_append_(NMX_RECT_, NMX_RECV_, ts_, V);
+    if (armed != 0.0) {
+        if (vold_ < thresh && V >= thresh) {
+            armed = 0;
+            return 1;
+        }
+    } else if (V < thresh - hysteresis) {
+        armed = 1;
+    }
+    return 0;
+}
+
+/* The one-cell step (unbatched, or a batch of one). */
+static int nmx_step1_(double* _p, Datum* _ppvar, Point_process* pnt_, double ts_) {
+    double pe_ = 0.0, ue_ = 0.0, bad_ = 0.0, vold_ = V;
+    int st_ = 0, what_ = nmx_prep_(_p, _ppvar, pnt_, ts_, &pe_, &ue_, &bad_);
+    if (what_ == 0) {
+        if (hasinput) {
+            int c_ = 0;
+            st_ = nm_plugin_step_u((int)handle, pe_, ue_, x, &V, &uin, &c_);
+            if (st_ == 0) nclamped += c_;
+        } else {
+            st_ = nm_plugin_step((int)handle, pe_, x, &V);
+        }
+    }
+    return nmx_finish_(_p, _ppvar, pnt_, ts_, what_, bad_, st_, vold_);
+}
+
+/* Is cell b due for a step at ts_ (within the tolerance), to be stepped by
+   a batch of model hd_ on thread nt_? */
+static int nmx_due_(Point_process* b_, NrnThread* nt_, int hd_, double ts_) {
+    double* _p;
+    double tn_, tol_;
+    if (!b_ || b_->_vnt != (void*)nt_ || !b_->_prop) return 0;
+    _p = b_->_prop->param;
+    if ((int)handle != hd_ || !(pending != 0.0) || err != 0.0 || bdone != 0.0) return 0;
+    tol_ = NMX_TOL_ * dt_map;
+    tn_ = tstart + (nstep + 1) * dt_map;
+    return fabs(tsched - tn_) <= tol_ && fabs(tn_ - ts_) <= tol_;
+}
+
+/* The step of cell a at ts_ with every other cell of its model on its
+   thread that is due then.  Returns a's result (as nmx_finish_); the
+   others get bdone = 1, their spike in bspike. */
+static int nmx_step_batch_(Point_process* a_, NrnThread* nt_, double ts_) {
+    double* _p = a_->_prop->param;
+    Datum* _ppvar = a_->_prop->dparam;
+    int hd_ = (int)handle, tid_ = nt_->_id, n_ = 0, m_ = 0, k_, r_a_ = 0, D_ = (int)dim;
+    nmx_group_* g_ = nmx_group_get_(tid_, hd_);
+    nmx_slot_* sl_ = (nmx_slot_*)0;
+    double tol_ = NMX_TOL_ * dt_map;
+    if (!g_) return nmx_step1_(_p, _ppvar, a_, ts_);
+    /* drop slots before ts_ (their cells stepped alone or left) */
+    while (g_->nslot > 0 && nmx_slot_at_(g_, 0)->ts < ts_ - tol_) {
+        g_->head = (g_->head + 1) % g_->capslot;
+        g_->nslot--;
+    }
+    if (g_->nslot > 0 && fabs(nmx_slot_at_(g_, 0)->ts - ts_) <= tol_) sl_ = nmx_slot_at_(g_, 0);
+    if (!sl_ || sl_->n <= 1 || nmx_batch_grow_(g_, sl_->n + 1)) {
+        return nmx_step1_(_p, _ppvar, a_, ts_);
+    }
+    /* a first, then the others due, in the order they queued */
+    g_->bc[n_] = a_;
+    g_->bts[n_++] = ts_;
+    for (k_ = 0; k_ < sl_->n; k_++) {
+        Point_process* b_ = sl_->c[k_];
+        if (b_ == a_ || !nmx_due_(b_, nt_, hd_, ts_)) continue;
+        _p = b_->_prop->param;
+        bdone = 1;   /* marks it taken (a duplicate entry is skipped) */
+        g_->nby += 1;
+        g_->bc[n_] = b_;
+        g_->bts[n_++] = tstart + (nstep + 1) * dt_map;
+    }
+    /* the slot is used up: pop it */
+    g_->head = (g_->head + 1) % g_->capslot;
+    g_->nslot--;
+    if (n_ == 1) {
+        _p = a_->_prop->param;
+        return nmx_step1_(_p, _ppvar, a_, ts_);
+    }
+    /* before the network: each cell's inputs (cells stopped here are out) */
+    for (k_ = 0; k_ < n_; k_++) {
+        Point_process* b_ = g_->bc[k_];
+        double pe_ = 0.0, ue_ = 0.0, bad_ = 0.0;
+        int what_;
+        _p = b_->_prop->param;
+        _ppvar = b_->_prop->dparam;
+        g_->bvold[k_] = V;
+        what_ = nmx_prep_(_p, _ppvar, b_, g_->bts[k_], &pe_, &ue_, &bad_);
+        if (what_ != 0) {
+            g_->bst[k_] = -1;
+            int r_ = nmx_finish_(_p, _ppvar, b_, g_->bts[k_], what_, bad_, 0, V);
+            if (k_ == 0) r_a_ = r_;
+            else bspike = 0;
+            continue;
+        }
+        g_->bst[k_] = 0;
+        g_->bp[m_] = pe_;
+        g_->bu[m_] = ue_;
+        memcpy(g_->bx + (size_t)m_ * (size_t)D_, x, (size_t)D_ * sizeof(double));
+        m_++;
+    }
+    /* the network: one batch */
+    if (m_ > 0) {
+        int* bst2_ = g_->bst + g_->bcap;  /* the library's status of each stepped cell */
+        int j_ = 0;
+        for (j_ = 0; j_ < m_; j_++) bst2_[j_] = 1;
+        j_ = 0;
+        nm_plugin_step_batch(hd_, &g_->ws, (size_t)m_, g_->bp, g_->bu, g_->bx, g_->bvv, g_->buu, g_->bcl, bst2_);
+        for (k_ = 0; k_ < n_; k_++) {
+            Point_process* b_ = g_->bc[k_];
+            int r_, st1_;
+            if (g_->bst[k_] != 0) continue;
+            _p = b_->_prop->param;
+            _ppvar = b_->_prop->dparam;
+            st1_ = bst2_[j_];
+            if (st1_ == 0) {
+                memcpy(x, g_->bx + (size_t)j_ * (size_t)D_, (size_t)D_ * sizeof(double));
+                V = g_->bvv[j_];
+                if (hasinput) {
+                    uin = g_->buu[j_];
+                    nclamped += g_->bcl[j_];
+                }
+            } else {
+                /* the cell's own step, alone: for its message (x is unchanged
+                   and the step fails the same way, bit for bit), or the
+                   whole batch failed (no memory) */
+                if (hasinput) {
+                    int c_ = 0;
+                    st1_ = nm_plugin_step_u(hd_, g_->bp[j_], g_->bu[j_], x, &V, &uin, &c_);
+                    if (st1_ == 0) nclamped += c_;
+                } else {
+                    st1_ = nm_plugin_step(hd_, g_->bp[j_], x, &V);
+                }
+            }
+            r_ = nmx_finish_(_p, _ppvar, b_, g_->bts[k_], 0, 0.0, st1_, g_->bvold[k_]);
+            if (k_ == 0) {
+                r_a_ = r_;
+            } else {
+                bspike = r_ == 1;
+                tbd = g_->bts[k_];
+            }
+            j_++;
+        }
+    }
+    return r_a_;
+}
 ENDVERBATIM
 
 INITIAL {
@@ -390,27 +774,69 @@ ENDVERBATIM
     everr = 0
     everrval = 0
     everrt = t
+    wlate = 0
+    wilate = 0
+    tlate = t
+    haslate = 0
+    bdone = 0
+    bspike = 0
+    tbd = t
     pending = 1
 VERBATIM
     nm_plugin_syn_init(ssyn, t);
     nmx_rec_clear_(NMX_RECT_, NMX_RECV_);
     nmx_rec_append_(NMX_RECT_, NMX_RECV_, t, V);
 ENDVERBATIM
+    tsched = t + dt_map
     net_send(dt_map, 1)
+VERBATIM
+    if (batch != 0.0) {
+        nmx_enqueue_((Point_process*)_ppvar[1]._pvoid, _nt->_id, (int)handle, tsched, dt_map);
+    }
+ENDVERBATIM
 }
 
 NET_RECEIVE (w, wi (nA)) {
-    LOCAL vold, st, tstep, what, bad, wl
+    LOCAL tstep, r, wl, tl, tn, tol
     INITIAL {
         : keep wi: without this block NEURON sets the NetCon weights after
         : the first to 0 at finitialize
     }
     if (flag == 1) {
+        if (bdone) {
+            : the batch of another cell did this step (at tbd, this time):
+            : what is left is the spike and the next self-event, sent here as
+            : unbatched stepping sends them, so the event queue is the same
+            bdone = 0
+            if (bspike) {
+                bspike = 0
+                if (tbd >= t) {
+                    net_event(tbd)
+                } else {
+                    net_event(t)
+                }
+            }
+            if (pending) {
+                tsched = tstart + (nstep + 1)*dt_map
+                net_send(tstart + (nstep + 1)*dt_map - t, 1)
+VERBATIM
+                if (batch != 0.0) {
+                    nmx_enqueue_(_pnt, _nt->_id, (int)handle, tsched, dt_map);
+                }
+ENDVERBATIM
+            }
+        } else {
         tstep = tstart + (nstep + 1)*dt_map
         if (t < tstep - 1e-6*dt_map) {
             : a self-event queued before a load() during the run: the new
             : model's first step is later, wait for it
+            tsched = tstep
             net_send(tstep - t, 1)
+VERBATIM
+            if (batch != 0.0) {
+                nmx_enqueue_(_pnt, _nt->_id, (int)handle, tsched, dt_map);
+            }
+ENDVERBATIM
         } else {
             if (t > tstep + 1e-6*dt_map) {
                 : queued before a load() for a time after the new model's
@@ -418,135 +844,78 @@ NET_RECEIVE (w, wi (nA)) {
                 tstart = t - (nstep + 1)*dt_map
                 tstep = t
             }
-            : a map step: check the values it uses, bring the drive up to
-            : date, step, decode, look for a spike.  Its time comes from the
-            : step count, not from t: t at delivery may differ in the last
-            : bits between integrators.
-            what = 0
-            bad = 0
+            : a map step (nmx_prep_, the network, nmx_finish_): check the
+            : values it uses, bring the drive and the synapse up to date, step,
+            : decode, look for a spike; with batch, every cell of the model on
+            : this thread due now too.  Its time comes from the step count,
+            : not from t: t at delivery may differ in the last bits between
+            : integrators.
 VERBATIM
-            _lwhat = (double)nmx_params_(tau_drive, hysteresis, thresh, &_lbad);
-ENDVERBATIM
-            if (what == 0) {
-                drive = drive*exp(-(tstep - tdrive)/tau_drive)
-                tdrive = tstep
-                peff = p + drive
-VERBATIM
-                if (!isfinite(p)) {
-                    _lwhat = NMX_P;
-                    _lbad = p;
-                } else if (!isfinite(drive) || !isfinite(peff)) {
-                    _lwhat = NMX_DRIVE;
-                    _lbad = isfinite(drive) ? peff : drive;
-                }
-                /* the input: the mean current over the step now ending
-                   (synapse + ibias, nA), in the model's unit */
-                if (_lwhat == 0) {
-                    double mean_ = 0.0;
-                    if (everr != 0.0) {
-                        _lwhat = everr;
-                        _lbad = everrval;
-                    } else if ((_lwhat = nmx_inparams_(tau_syn, ibias, &_lbad)) != 0) {
-                        /* tau_syn or ibias */
-                    } else if (nm_plugin_syn_mean(ssyn, tau_syn, _ltstep, dt_map, ibias, &mean_) != 0) {
-                        _lwhat = NMX_INPUT;
-                        _lbad = ssyn[0] + ibias;
-                    } else {
-                        iin = mean_;
-                        if (hasinput) {
-                            if (nm_plugin_input_factor((int)handle, area_um2, &fin) != 0) {
-                                _lwhat = NMX_AREA;
-                                _lbad = area_um2;
-                            }
-                        } else if (mean_ != 0.0) {
-                            /* never silent: counted, and said once a run */
-                            nignored += 1;
-                            if (nignored == 1.0) {
-                                char name_[80];
-                                nmx_name_(_pnt, name_, sizeof name_);
-                                fprintf(stderr, "%s: warning: the model has no input channel: its input current "
-                                        "(NetCon wi, ibias) is ignored (first at t = %g ms, %g nA; steps counted "
-                                        "in nignored)\n", name_, _ltstep, mean_);
-                            }
-                        }
-                    }
-                }
-ENDVERBATIM
-            }
-            st = 0
-            if (what == 0) {
-                vold = V
-VERBATIM
-                if (hasinput) {
-                    int c_ = 0;
-                    _lst = (double)nm_plugin_step_u((int)handle, peff, iin * fin, x, &V, &uin, &c_);
-                    if (_lst == 0) {
-                        nclamped += c_;
-                    }
-                } else {
-                    _lst = (double)nm_plugin_step((int)handle, peff, x, &V);
-                }
-                if (_lst != 0) {
-                    char name_[80];
-                    nmx_name_(_pnt, name_, sizeof name_);
-                    fprintf(stderr, "%s: stopped at t = %g ms (p + drive = %g): %s\n", name_, _ltstep, peff,
-                            nm_last_error());
-                }
-ENDVERBATIM
-                if (st != 0) {
-                    what = 1
-                    bad = peff
-                }
-            }
-            if (what != 0) {
-                : stop: keep the state, queue no further step
-                if (st != 0) {
-                    err = st
-                } else {
-                    err = 1
-                }
-                errwhat = what
-                errval = bad
-                errt = tstep
-                if (what == 12) {
-                    : a bad wi: when it came
-                    errt = everrt
-                }
-                pending = 0
-VERBATIM
-                if (_lst == 0) {
-                    char msg_[600], name_[80];
-                    nmx_name_(_pnt, name_, sizeof name_);
-                    nmx_text_(msg_, sizeof msg_, name_, (int)_lwhat, 1, _lbad, _ltstep);
-                    fprintf(stderr, "%s\n", msg_);
-                }
-ENDVERBATIM
+            if (batch != 0.0 && _nt && _nt->_id >= 0 && _nt->_id < NMX_MAXTHREAD_) {
+                _lr = (double)nmx_step_batch_(_pnt, _nt, _ltstep);
             } else {
-                nstep = nstep + 1
-VERBATIM
-                nmx_rec_append_(NMX_RECT_, NMX_RECV_, _ltstep, V);
+                _lr = (double)nmx_step1_(_p, _ppvar, _pnt, _ltstep);
+            }
 ENDVERBATIM
-                if (armed) {
-                    if (vold < thresh && V >= thresh) {
-                        : t is tstep exactly for an ARTIFICIAL_CELL (the delay
-                        : sent is exact, Sterbenz), but NEURON refuses an event
-                        : before t, so never risk it
-                        if (tstep >= t) {
-                            net_event(tstep)
-                        } else {
-                            net_event(t)
-                        }
-                        armed = 0
+            if (r >= 0) {
+                if (r == 1) {
+                    : t is tstep exactly for an ARTIFICIAL_CELL (the delay
+                    : sent is exact, Sterbenz), but NEURON refuses an event
+                    : before t, so never risk it
+                    if (tstep >= t) {
+                        net_event(tstep)
+                    } else {
+                        net_event(t)
                     }
-                } else if (V < thresh - hysteresis) {
-                    armed = 1
                 }
                 : the next step at tstart + (nstep + 1)*dt_map: no drift from
                 : adding dt_map to t over and over
+                tsched = tstart + (nstep + 1)*dt_map
                 net_send(tstart + (nstep + 1)*dt_map - t, 1)
+VERBATIM
+                if (batch != 0.0) {
+                    nmx_enqueue_(_pnt, _nt->_id, (int)handle, tsched, dt_map);
+                }
+ENDVERBATIM
             }
         }
+        }
     } else {
+        : an input.  One rule for an input at a step time (within 1e-6
+        : dt_map of the last step or of the next one): it counts AFTER that
+        : step, whether it is delivered before or after the step's
+        : self-event (and so whether or not a batch stepped the cell
+        : already): it waits in wlate/wilate and joins drive and synapse at
+        : that time when the next input or step comes.
+        tol = 1e-6*dt_map
+        tl = tstart + nstep*dt_map
+        tn = tstart + (nstep + 1)*dt_map
+        wl = wi
+        : (no fabs: modlunit wants its argument dimensionless)
+        if (pending && ((t - tn <= tol && tn - t <= tol) || (t - tl <= tol && tl - t <= tol))) {
+            if (t - tn <= tol && tn - t <= tol) {
+                tl = tn
+            }
+VERBATIM
+            if (haslate != 0.0 && fabs(tlate - _ltl) > _ltol) {
+                nmx_fold_(_p, _ppvar);
+            }
+            if (_lwl != 0.0 && everr == 0.0 && !(tau_syn > 0.0 && isfinite(_lwl))) {
+                everr = (tau_syn > 0.0) ? NMX_WI : NMX_TAUSYN;
+                everrval = (tau_syn > 0.0) ? _lwl : tau_syn;
+                everrt = t;
+            }
+ENDVERBATIM
+            wlate = wlate + w
+            if (everr == 0) {
+                wilate = wilate + wl
+            }
+            tlate = tl
+            haslate = 1
+        } else {
+VERBATIM
+        nmx_fold_(_p, _ppvar);
+ENDVERBATIM
         : an invalid tau_drive (<= 0, NaN) stops the cell at its next step;
         : until then the input only adds up
         if (tau_drive > 0) {
@@ -557,7 +926,6 @@ ENDVERBATIM
         tdrive = t
         : wi (nA) into the current synapse; a bad wi or tau_syn stops the
         : cell at its next step
-        wl = wi
 VERBATIM
         if (_lwl != 0.0 && everr == 0.0) {
             if (nm_plugin_syn_event(ssyn, tau_syn, t, _lwl) != 0) {
@@ -567,6 +935,7 @@ VERBATIM
             }
         }
 ENDVERBATIM
+        }
     }
 }
 
@@ -616,9 +985,19 @@ VERBATIM
     tdrive = _nt ? _nt->_t : nrn_threads[0]._t;
     tstart = tdrive;
 ENDVERBATIM
+VERBATIM
+    /* inputs waiting at a step time: the drive restarts at 0, the synapse
+       goes on with them */
+    if (haslate != 0.0) {
+        wlate = 0;
+        nmx_fold_(_p, _ppvar);
+    }
+ENDVERBATIM
     drive = 0
     peff = p
     nstep = 0
+    bdone = 0
+    bspike = 0
     armed = (V < thresh - hysteresis)
     if (pending) {
         err = 0
@@ -745,6 +1124,22 @@ VERBATIM
 ENDVERBATIM
 }
 
+: Cells stepped so far by another cell's batch, all threads and models
+: (statistics for tests and benchmarks; read it between runs).
+FUNCTION nbatched() {
+VERBATIM
+    {
+        int i_;
+        nmx_group_* g_;
+        double s_ = 0.0;
+        for (i_ = 0; i_ < NMX_MAXTHREAD_; i_++) {
+            for (g_ = nmx_groups_[i_]; g_; g_ = g_->next) s_ += g_->nby;
+        }
+        _lnbatched = s_;
+    }
+ENDVERBATIM
+}
+
 : References to this cell's model (cells sharing it); 0 without a model.
 FUNCTION refcount() {
 VERBATIM
@@ -764,6 +1159,7 @@ ENDVERBATIM
 
 DESTRUCTOR {
 VERBATIM
+    nmx_forget_((Point_process*)_ppvar[1]._pvoid);
     hoc_obj_unref(NMX_RECT_);
     hoc_obj_unref(NMX_RECV_);
     NMX_RECT_ = (Object*)0;
