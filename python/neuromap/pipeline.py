@@ -97,7 +97,7 @@ class VaeOpts(ctypes.Structure):
     _fields_ = [("de", _c_size), ("latent_dim", _c_size), ("hidden", _c_size * 4),
                 ("nhidden", _c_size), ("beta", _c_dbl), ("epochs", _c_size), ("batch", _c_size),
                 ("lr", _c_dbl), ("val_frac", _c_dbl), ("patience", _c_size), ("seed", _c_u64),
-                ("progress", PROGRESS_FN), ("progress_ctx", _c_void)]
+                ("progress", PROGRESS_FN), ("progress_ctx", _c_void), ("threads", _c_int)]
 
 
 _WHY = 200  # NM_AUTOSET_WHY_LEN

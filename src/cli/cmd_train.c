@@ -70,6 +70,8 @@ static void train_help(void)
            "  --no-auto          choose nothing from the data: the paper's configuration\n"
            "                     (De 32, threshold -35, no resampling, rollout 10)\n"
            "  --seed N           seed of everything (default 1)\n"
+           "  --threads N        worker threads of the VAE and of the map ensemble (default\n"
+           "                     0 = all cores); the model does not depend on it\n"
            "  --quiet            no progress lines\n"
            "  -h, --help         this help\n"
            "\n"
@@ -173,7 +175,7 @@ int cmd_train(int argc, char **argv)
     static const char *CMD = "train";
     enum { O_SERIES = 256, O_P, O_DT, O_OUT, O_DE, O_LATENT, O_HIDDEN, O_BETA, O_VEPOCHS, O_SMOOTH, O_MHIDDEN, O_MEPOCHS,
            O_NOISE, O_ROLLOUT, O_RITERS, O_THR, O_SEED, O_QUIET, O_ENS, O_VAE, O_RLR, O_RBATCH,
-           O_RESAMPLE, O_MAPDT, O_NOAUTO, O_PNAME, O_PUNIT };
+           O_RESAMPLE, O_MAPDT, O_NOAUTO, O_PNAME, O_PUNIT, O_THREADS };
     static const struct option opts[] = {
         {"series", required_argument, 0, O_SERIES}, {"p", required_argument, 0, O_P},
         {"dt", required_argument, 0, O_DT}, {"out", required_argument, 0, O_OUT},
@@ -188,7 +190,7 @@ int cmd_train(int argc, char **argv)
         {"rollout-batch", required_argument, 0, O_RBATCH}, {"resample", required_argument, 0, O_RESAMPLE},
         {"map-dt", required_argument, 0, O_MAPDT}, {"no-auto", no_argument, 0, O_NOAUTO},
         {"p-name", required_argument, 0, O_PNAME}, {"p-unit", required_argument, 0, O_PUNIT},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"threads", required_argument, 0, O_THREADS}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *files[TRAIN_MAX_SERIES], *out = NULL, *vae_path = NULL, *vae_flag = NULL;
     double ps[TRAIN_MAX_SERIES], dt = 0, x;
     /* Settings given as flags (the rest is chosen from the data). */
@@ -312,6 +314,11 @@ int cmd_train(int argc, char **argv)
         case O_PUNIT:
             if (nm_learned_check_p_label(NULL, optarg)) return cli_usage_error(CMD, "--p-unit: %s", nm_last_error());
             lo.p_unit = optarg;
+            break;
+        case O_THREADS:
+            if (cli_ulong_max(CMD, "--threads", optarg, 256, &u)) return NM_EXIT_USAGE;
+            lo.threads = (int)u;
+            lo.vae.threads = (int)u;
             break;
         case O_ENS:
             if (cli_ulong(CMD, "--ensemble", optarg, &u)) return NM_EXIT_USAGE;

@@ -93,7 +93,7 @@ typedef struct train_args {
 } train_args;
 
 enum { O_SERIES = 256, O_P, O_DT, O_OUT, O_DE, O_LATENT, O_HIDDEN, O_BETA, O_EPOCHS, O_BATCH,
-       O_LR, O_SEED, O_VALFRAC, O_PATIENCE, O_QUIET, O_DMAX, O_CURVES, O_TABLE, O_MODELS };
+       O_LR, O_SEED, O_VALFRAC, O_PATIENCE, O_QUIET, O_DMAX, O_CURVES, O_TABLE, O_MODELS, O_THREADS };
 
 /* Parse the command line; returns -1 when the caller should exit with
  * *rc (help printed or a usage error), else 0. */
@@ -110,7 +110,8 @@ static int parse_train_args(const char *cmd, int argc, char **argv, int scan, vo
         {"val-frac", required_argument, 0, O_VALFRAC}, {"patience", required_argument, 0, O_PATIENCE},
         {"quiet", no_argument, 0, O_QUIET}, {"dmax", required_argument, 0, O_DMAX},
         {"curves", required_argument, 0, O_CURVES}, {"table", required_argument, 0, O_TABLE},
-        {"save-models", required_argument, 0, O_MODELS}, {"help", no_argument, 0, 'h'},
+        {"save-models", required_argument, 0, O_MODELS}, {"threads", required_argument, 0, O_THREADS},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     nm_vae_opts_default(&a->o);
@@ -184,6 +185,10 @@ static int parse_train_args(const char *cmd, int argc, char **argv, int scan, vo
         case O_SEED:
             if (cli_ulong(cmd, "--seed", optarg, &u)) return -1;
             a->o.seed = u;
+            break;
+        case O_THREADS:
+            if (cli_ulong_max(cmd, "--threads", optarg, 256, &u)) return -1;
+            a->o.threads = (int)u;
             break;
         case O_DE:
         case O_LATENT:
@@ -335,7 +340,9 @@ static void help_train(void)
            "  --val-frac X       share of each series' end held out (default %g)\n"
            "  --patience N       early stopping: epochs without improvement (default %zu)\n"
            "  --seed N           seed (default %llu); the same seed and data give an identical\n"
-           "                     model file (with one BLAS thread, the default; docs/vae.md)\n"
+           "                     model file (for every --threads; docs/vae.md)\n"
+           "  --threads N        worker threads (default 0 = all cores); the model does not\n"
+           "                     depend on it\n"
            "  -q, --quiet        no per-epoch progress on stderr\n"
            "  -h, --help         this help\n"
            "\n"

@@ -9,6 +9,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,18 +23,22 @@
 #define VL_R float
 #define VL(name) nm_##name
 #define VL_FN nm_vae_loss_rows
+#define VL_PART nm_vae_loss_part
 #include "learn/vae_loss_body.h"
 #undef VL_R
 #undef VL
 #undef VL_FN
+#undef VL_PART
 
 #define VL_R double
 #define VL(name) nm_##name##_f64
 #define VL_FN nm_vae_loss_rows_f64
+#define VL_PART nm_vae_loss_part_f64
 #include "learn/vae_loss_body.h"
 #undef VL_R
 #undef VL
 #undef VL_FN
+#undef VL_PART
 
 size_t nm_vae_loss_scratch(size_t B, size_t de, size_t dim) { return B * (de + 4 * dim); }
 
@@ -248,12 +253,11 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Buffers of one training run. */
+/* Buffers of one thread of a training run. */
 typedef struct vae_work {
     size_t cap;          /* rows per pass */
     nm_mlp_ws *ws_enc, *ws_dec;
     float *xb;           /* [cap x De] gathered rows */
-    float *eps;          /* [cap x D] */
     float *scratch;      /* nm_vae_loss_scratch(cap, De, D) */
 } vae_work;
 
@@ -264,7 +268,6 @@ static void work_free(vae_work *w)
     nm_mlp_ws_free(w->ws_enc);
     nm_mlp_ws_free(w->ws_dec);
     free(w->xb);
-    free(w->eps);
     free(w->scratch);
     memset(w, 0, sizeof *w);
 }
@@ -276,40 +279,214 @@ static nm_status work_alloc(const nm_vae *v, size_t cap, vae_work *w)
     w->ws_enc = nm_mlp_ws_alloc(v->enc, cap);
     w->ws_dec = nm_mlp_ws_alloc(v->dec, cap);
     w->xb = nm_malloc(cap * v->de * sizeof *w->xb);
-    w->eps = nm_malloc(cap * v->dim * sizeof *w->eps);
     w->scratch = nm_malloc(nm_vae_loss_scratch(cap, v->de, v->dim) * sizeof *w->scratch);
-    if (!w->ws_enc || !w->ws_dec || !w->xb || !w->eps || !w->scratch) {
+    if (!w->ws_enc || !w->ws_dec || !w->xb || !w->scratch) {
         work_free(w);
         return NM_ENOMEM;
     }
     return NM_OK;
 }
 
-/* Loss, recon and KL (means over rows) of the rows idx[0..n) with noise from
- * a fresh stream seeded with `seed` (the same seed gives the same noise, so
- * successive epochs are compared on equal terms). */
-static nm_status eval_set(const nm_vae *v, const nm_embed *e, const size_t *idx, size_t n,
-                          uint64_t seed, vae_work *w, double *loss, double *recon, double *kl)
+/* ---- data-parallel passes ------------------------------------------------
+ * A pass over rows idx[0..n) is cut into PARTS whose number and bounds
+ * depend on n alone, never on the thread count: a training step into
+ * vae_nshards(B) shards of equal size (each with its own gradient block),
+ * an evaluation into chunks of VAE_CHUNK rows.  Thread t computes the parts
+ * t, t + T, t + 2T, ... with its own workspace; every part's arithmetic is
+ * the same whichever thread runs it, and the parts' losses and gradient
+ * blocks are summed in part order by the calling thread.  So the trained
+ * model is the same bit for bit for every thread count (docs/vae.md,
+ * "Threads"). */
+
+/* Rows per shard of a training step at most (a 256-row batch: 2 shards),
+ * and the most shards a step is cut into (also the most threads a run
+ * uses: one gradient block per shard). */
+#define VAE_SHARD_ROWS 128
+#define VAE_MAX_SHARDS 8
+
+static size_t vae_nshards(size_t B)
 {
-    nm_rng r;
-    nm_rng_seed(&r, seed);
-    double sl = 0, sr = 0, sk = 0;
-    for (size_t r0 = 0; r0 < n; r0 += w->cap) {
-        size_t B = n - r0 < w->cap ? n - r0 : w->cap;
-        nm_nn_gather_rows(e->x, e->de, idx + r0, B, w->xb);
-        nm_nn_gauss_fill(&r, B * v->dim, w->eps);
-        double rc, k;
-        double l = nm_vae_loss_rows(v->enc, v->dec, w->ws_enc, w->ws_dec, B, w->xb, w->eps,
-                                    v->beta, NULL, NULL, w->scratch, &rc, &k);
-        if (isnan(l)) return NM_EINVAL;
-        sl += l * (double)B;
-        sr += rc * (double)B;
-        sk += k * (double)B;
+    size_t s = (B + VAE_SHARD_ROWS - 1) / VAE_SHARD_ROWS;
+    return s < 1 ? 1 : s > VAE_MAX_SHARDS ? VAE_MAX_SHARDS : s;
+}
+
+/* First row of part s: equal shares of n rows over S parts (training), or
+ * chunks of `chunk` rows (evaluation: chunk > 0). */
+static size_t part_start(size_t n, size_t S, size_t chunk, size_t s)
+{
+    if (chunk) return s * chunk < n ? s * chunk : n;
+    return n / S * s + (s < n % S ? s : n % S);
+}
+
+typedef struct part_job {
+    const nm_vae *v;
+    const nm_embed *e;
+    const size_t *idx;   /* rows of the pass */
+    size_t n;            /* their number */
+    size_t nparts;
+    size_t chunk;        /* 0: training step (equal shards, means over n); else evaluation
+                            chunks of this many rows (means over each chunk) */
+    const float *eps;    /* [n x D] noise, row r for idx[r] */
+    float **g;           /* [nparts] gradient blocks (training), NULL (evaluation) */
+    double *l, *rc, *k;  /* [nparts] loss, recon and KL of each part */
+    vae_work *w;         /* [T] */
+    size_t T;
+} part_job;
+
+static void part_task(void *ctx, size_t t)
+{
+    part_job *j = ctx;
+    vae_work *w = &j->w[t];
+    const nm_vae *v = j->v;
+    const size_t ne = v->enc->nparams, D = v->dim, de = v->de;
+    for (size_t s = t; s < j->nparts; s += j->T) {
+        const size_t r0 = part_start(j->n, j->nparts, j->chunk, s);
+        const size_t B = part_start(j->n, j->nparts, j->chunk, s + 1) - r0;
+        nm_nn_gather_rows(j->e->x, de, j->idx + r0, B, w->xb);
+        float *g = j->g ? j->g[s] : NULL;
+        if (g) memset(g, 0, v->nparams * sizeof *g);
+        j->l[s] = nm_vae_loss_part(v->enc, v->dec, w->ws_enc, w->ws_dec, B, j->chunk ? B : j->n,
+                                   w->xb, j->eps + r0 * D, v->beta, g, g ? g + ne : NULL,
+                                   w->scratch, &j->rc[s], &j->k[s]);
     }
+}
+
+/* A fixed team of T - 1 helper threads plus the calling thread.  pool_run
+ * hands every thread the same task (thread index t = 0..T-1; the caller is
+ * 0) and returns when all are done. */
+typedef void (*vae_task)(void *ctx, size_t t);
+
+typedef struct vae_pool {
+    size_t nthreads;     /* team size including the caller (>= 1) */
+    size_t started;      /* helpers running (nthreads - 1) */
+    pthread_t tid[VAE_MAX_SHARDS];
+    size_t index[VAE_MAX_SHARDS];
+    pthread_mutex_t lock;
+    pthread_cond_t go, done;
+    unsigned long gen;   /* task number: bumped by pool_run */
+    size_t pending;      /* helpers still on the current task */
+    int quit;
+    vae_task fn;
+    void *ctx;
+} vae_pool;
+
+typedef struct pool_arg {
+    vae_pool *p;
+    size_t t;
+} pool_arg;
+
+static void *pool_helper(void *arg)
+{
+    const pool_arg *a = arg;
+    vae_pool *p = a->p;
+    const size_t t = a->t;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->quit && p->gen == seen) pthread_cond_wait(&p->go, &p->lock);
+        if (p->quit) break;
+        seen = p->gen;
+        vae_task fn = p->fn;
+        void *ctx = p->ctx;
+        pthread_mutex_unlock(&p->lock);
+        fn(ctx, t);
+        pthread_mutex_lock(&p->lock);
+        if (--p->pending == 0) pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Start up to T - 1 helpers; if the system refuses a thread the team is
+ * smaller (the results do not depend on its size). */
+static void pool_start(vae_pool *p, pool_arg *args, size_t T)
+{
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    if (T > VAE_MAX_SHARDS) T = VAE_MAX_SHARDS;
+    for (size_t t = 1; t < T; t++) {
+        args[t].p = p;
+        args[t].t = t;
+        if (pthread_create(&p->tid[p->started], NULL, pool_helper, &args[t]) != 0) break;
+        p->started++;
+    }
+    p->nthreads = p->started + 1;
+}
+
+static void pool_run(vae_pool *p, vae_task fn, void *ctx)
+{
+    if (p->started == 0) {
+        fn(ctx, 0);
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->pending = p->started;
+    p->gen++;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->lock);
+    fn(ctx, 0);
+    pthread_mutex_lock(&p->lock);
+    while (p->pending) pthread_cond_wait(&p->done, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void pool_stop(vae_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->lock);
+    for (size_t t = 0; t < p->started; t++) pthread_join(p->tid[t], NULL);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->lock);
+}
+
+/* Loss, recon and KL (means over rows) of the rows idx[0..n) with the fixed
+ * noise eps [n x D] (the same noise every epoch, so successive epochs are
+ * compared on equal terms), in chunks of VAE_CHUNK rows on the pool. */
+static nm_status eval_set(const nm_vae *v, const nm_embed *e, const size_t *idx, size_t n,
+                          const float *eps, vae_pool *pool, vae_work *w, double *loss,
+                          double *recon, double *kl)
+{
+    const size_t nc = (n + VAE_CHUNK - 1) / VAE_CHUNK;
+    double *res = nm_malloc((3 * nc + 1) * sizeof *res);
+    if (!res) return NM_ENOMEM;
+    part_job j = {v, e, idx, n, nc, VAE_CHUNK, eps, NULL, res, res + nc, res + 2 * nc, w,
+                  pool->nthreads};
+    pool_run(pool, part_task, &j);
+    double sl = 0, sr = 0, sk = 0;
+    nm_status st = NM_OK;
+    for (size_t c = 0; c < nc; c++) {
+        const double B = (double)(part_start(n, nc, VAE_CHUNK, c + 1) - c * VAE_CHUNK);
+        if (isnan(j.l[c])) st = NM_EINVAL;
+        sl += j.l[c] * B;
+        sr += j.rc[c] * B;
+        sk += j.k[c] * B;
+    }
+    free(res);
+    if (st) return st;
     *loss = n ? sl / (double)n : NAN;
     *recon = n ? sr / (double)n : NAN;
     *kl = n ? sk / (double)n : NAN;
     return NM_OK;
+}
+
+/* n * D standard normal draws from a fresh stream seeded with seed: the
+ * fixed noise of an evaluation set (row after row, as drawn before the
+ * passes were parallel). */
+static float *fixed_noise(uint64_t seed, size_t n, size_t D)
+{
+    float *eps = nm_malloc((n * D + 1) * sizeof *eps);
+    if (!eps) return NULL;
+    nm_rng r;
+    nm_rng_seed(&r, seed);
+    nm_nn_gauss_fill(&r, n * D, eps);
+    return eps;
 }
 
 /* Per-unit KL (nats, mean over rows) and variance of mu_j over all rows of
@@ -367,6 +544,9 @@ static nm_status check_opts(const nm_vae_opts *o)
         return nm_fail(NM_EINVAL, "vae: batch must be in 1..%d (got %zu)", NM_VAE_MAX_BATCH, o->batch);
     if (!(o->lr > 0) || !isfinite(o->lr))
         return nm_fail(NM_EINVAL, "vae: learning rate must be > 0 (got %g)", o->lr);
+    if (o->threads < 0 || o->threads > NM_VAE_MAX_THREADS)
+        return nm_fail(NM_EINVAL, "vae: threads must be in 0..%d (0 = every CPU; got %d)",
+                       NM_VAE_MAX_THREADS, o->threads);
     if (!(o->val_frac >= 0 && o->val_frac <= 0.5))
         return nm_fail(NM_EINVAL, "vae: validation fraction must be in [0, 0.5] (got %g)",
                        o->val_frac);
@@ -427,10 +607,24 @@ nm_status nm_vae_train(const nm_series *const *series, size_t nseries, const nm_
     nm_embed *e = NULL;
     if ((st = nm_embed_build(series, nseries, o->de, mean, sd, &e))) return st;
 
+    /* Threads: never more than the shards of a full batch (each shard is
+     * computed by one thread); the model does not depend on the count. */
+    const size_t S_full = vae_nshards(o->batch);
+    size_t T = o->threads > 0 ? (size_t)o->threads : (size_t)nm_cpu_count();
+    if (T > S_full) T = S_full;
+
     nm_vae *v = NULL;
     nm_adam *adam = NULL;
     nm_early_stop *es = NULL;
-    vae_work w = {0};
+    vae_work w[VAE_MAX_SHARDS];
+    memset(w, 0, sizeof w);
+    float *gmem = NULL, *g[VAE_MAX_SHARDS] = {0}, *eps = NULL, *eps_val = NULL, *eps_tr = NULL;
+    vae_pool pool;
+    pool_arg pargs[VAE_MAX_SHARDS];
+    int pool_on = 0;
+    /* One BLAS thread for the whole run: our threads do the parallel work,
+     * and the bits must not depend on OpenBLAS's own thread count. */
+    nm_blas_single_begin();
     size_t *tr = nm_malloc(e->rows * sizeof *tr), *va = nm_malloc(e->rows * sizeof *va);
     size_t ntr = 0, nva = 0;
     if (!tr || !va) {
@@ -446,7 +640,7 @@ nm_status nm_vae_train(const nm_series *const *series, size_t nseries, const nm_
 
     /* One stream drives, in this order: encoder init, decoder init, then per
      * epoch the shuffle and the noise of every batch.  Same seed, same
-     * stream, same parameters (with single-threaded BLAS, docs/vae.md). */
+     * stream, same parameters (for every thread count, docs/vae.md). */
     nm_rng rng;
     nm_rng_seed(&rng, o->seed);
     if ((st = nm_mlp_init(v->enc, &rng, NM_INIT_AUTO)) || (st = nm_mlp_init(v->dec, &rng, NM_INIT_AUTO)))
@@ -456,25 +650,50 @@ nm_status nm_vae_train(const nm_series *const *series, size_t nseries, const nm_
     ao.lr = o->lr;
     adam = nm_adam_alloc(v->nparams, &ao);
     es = nm_early_stop_alloc(v->nparams, o->patience, 0.0);
-    if (!adam || !es) {
+    /* Gradient blocks: shard 0 writes v->grads, shards 1.. their own. */
+    if (S_full > 1) gmem = nm_malloc((S_full - 1) * v->nparams * sizeof *gmem);
+    eps = nm_malloc(o->batch * v->dim * sizeof *eps);
+    if (nva) eps_val = fixed_noise(o->seed ^ VAE_SEED_VAL, nva, v->dim);
+    if (!adam || !es || (S_full > 1 && !gmem) || !eps || (nva && !eps_val)) {
         st = NM_ENOMEM;
         goto done;
     }
-    if ((st = work_alloc(v, o->batch > VAE_CHUNK ? o->batch : VAE_CHUNK, &w))) goto done;
+    g[0] = v->grads;
+    for (size_t s = 1; s < S_full; s++) g[s] = gmem + (s - 1) * v->nparams;
+    /* Per thread: a shard of a full batch, or an evaluation chunk. */
+    {
+        const size_t shard = (o->batch + S_full - 1) / S_full;
+        const size_t cap = shard > VAE_CHUNK ? shard : VAE_CHUNK;
+        for (size_t t = 0; t < T; t++)
+            if ((st = work_alloc(v, cap, &w[t]))) goto done;
+    }
+    pool_start(&pool, pargs, T);
+    pool_on = 1;
 
-    const size_t ne = v->enc->nparams;
+    const size_t np = v->nparams;
+    double part[3 * VAE_MAX_SHARDS];
     size_t epoch = 0;
     for (epoch = 1; epoch <= o->epochs; epoch++) {
         nm_nn_shuffle(&rng, ntr, tr);
         double sl = 0, sr = 0, sk = 0;
         for (size_t r0 = 0; r0 < ntr; r0 += o->batch) {
-            size_t B = ntr - r0 < o->batch ? ntr - r0 : o->batch;
-            nm_nn_gather_rows(e->x, e->de, tr + r0, B, w.xb);
-            nm_nn_gauss_fill(&rng, B * v->dim, w.eps);
-            memset(v->grads, 0, v->nparams * sizeof *v->grads);
-            double rc, k;
-            double l = nm_vae_loss_rows(v->enc, v->dec, w.ws_enc, w.ws_dec, B, w.xb, w.eps,
-                                        v->beta, v->grads, v->grads + ne, w.scratch, &rc, &k);
+            const size_t B = ntr - r0 < o->batch ? ntr - r0 : o->batch, S = vae_nshards(B);
+            nm_nn_gauss_fill(&rng, B * v->dim, eps);
+            part_job j = {v, e, tr + r0, B, S, 0, eps, g, part, part + S, part + 2 * S, w,
+                          pool.nthreads};
+            pool_run(&pool, part_task, &j);
+            double l = 0, rc = 0, k = 0;
+            for (size_t s = 0; s < S; s++) {
+                l += j.l[s];
+                rc += j.rc[s];
+                k += j.k[s];
+            }
+            /* The minibatch's gradient: the shards' blocks in shard order. */
+            for (size_t s = 1; s < S; s++) {
+                float *restrict a = g[0];
+                const float *restrict b = g[s];
+                for (size_t i = 0; i < np; i++) a[i] += b[i];
+            }
             if (!isfinite(l)) {
                 st = nm_fail(NM_ENUMERIC, "vae: the loss became %g in epoch %zu (lower --lr?)", l, epoch);
                 goto done;
@@ -489,7 +708,7 @@ nm_status nm_vae_train(const nm_series *const *series, size_t nseries, const nm_
         }
         const double tl = sl / (double)ntr;
         double vl = tl, vr, vk;
-        if (nva && (st = eval_set(v, e, va, nva, o->seed ^ VAE_SEED_VAL, &w, &vl, &vr, &vk))) goto done;
+        if (nva && (st = eval_set(v, e, va, nva, eps_val, &pool, w, &vl, &vr, &vk))) goto done;
         int stop = nm_early_stop_update(es, vl, v->params);
         if (o->progress) {
             nm_train_progress p = {0};
@@ -512,24 +731,34 @@ nm_status nm_vae_train(const nm_series *const *series, size_t nseries, const nm_
     nm_vae_report rep;
     memset(&rep, 0, sizeof rep);
     rep.epochs_run = epoch;
-    if ((st = eval_set(v, e, tr, ntr, o->seed ^ VAE_SEED_TRAIN, &w, &rep.loss, &rep.recon, &rep.kl)))
+    if (!(eps_tr = fixed_noise(o->seed ^ VAE_SEED_TRAIN, ntr, v->dim))) {
+        st = NM_ENOMEM;
+        goto done;
+    }
+    if ((st = eval_set(v, e, tr, ntr, eps_tr, &pool, w, &rep.loss, &rep.recon, &rep.kl)))
         goto done;
     if (nva) {
         double vk;
-        if ((st = eval_set(v, e, va, nva, o->seed ^ VAE_SEED_VAL, &w, &rep.val_loss, &rep.val_recon, &vk)))
+        if ((st = eval_set(v, e, va, nva, eps_val, &pool, w, &rep.val_loss, &rep.val_recon, &vk)))
             goto done;
     } else {
         rep.val_loss = rep.loss;
         rep.val_recon = rep.recon;
     }
-    if ((st = unit_stats(v, e, &w, &rep))) goto done;
+    if ((st = unit_stats(v, e, &w[0], &rep))) goto done;
     v->report = rep;
     if (report) *report = rep;
     memset(v->grads, 0, v->nparams * sizeof *v->grads);
     *out = v;
     v = NULL;
 done:
-    work_free(&w);
+    if (pool_on) pool_stop(&pool);
+    nm_blas_single_end();
+    for (size_t t = 0; t < VAE_MAX_SHARDS; t++) work_free(&w[t]);
+    free(gmem);
+    free(eps);
+    free(eps_val);
+    free(eps_tr);
     nm_early_stop_free(es);
     nm_adam_free(adam);
     nm_vae_free(v);

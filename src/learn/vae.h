@@ -49,6 +49,9 @@
 #define NM_VAE_MAX_BATCH 65536
 #define NM_VAE_MAX_WIDTH 4096
 #define NM_VAE_MAX_BETA 1e3
+/* Largest nm_vae_opts.threads accepted (a run uses at most one thread per
+ * shard of a batch, VAE_MAX_SHARDS in vae.c; more are simply not started). */
+#define NM_VAE_MAX_THREADS 1024
 
 struct nm_vae {
     size_t de;                          /* De: delay-vector length (samples) */
@@ -118,7 +121,20 @@ double nm_vae_loss_rows(const nm_mlp *enc, const nm_mlp *dec, nm_mlp_ws *ws_enc,
                         nm_mlp_ws *ws_dec, size_t B, const float *x, const float *eps,
                         double beta, float *enc_grads, float *dec_grads, float *scratch,
                         double *recon, double *kl);
+/* One shard of a minibatch (data-parallel training): B rows of a minibatch
+ * of Bnorm >= B rows.  Returns these rows' share of the minibatch's loss
+ * (both means divided by Bnorm) and adds their share of its gradient, so
+ * the sums over shards that partition the minibatch are its loss and
+ * gradient (up to rounding).  Bnorm = B is nm_vae_loss_rows, bit for bit. */
+double nm_vae_loss_part(const nm_mlp *enc, const nm_mlp *dec, nm_mlp_ws *ws_enc,
+                        nm_mlp_ws *ws_dec, size_t B, size_t Bnorm, const float *x,
+                        const float *eps, double beta, float *enc_grads, float *dec_grads,
+                        float *scratch, double *recon, double *kl);
 /* The same on the double twin (finite-difference gradient checks). */
+double nm_vae_loss_part_f64(const nm_mlp_f64 *enc, const nm_mlp_f64 *dec, nm_mlp_ws_f64 *ws_enc,
+                            nm_mlp_ws_f64 *ws_dec, size_t B, size_t Bnorm, const double *x,
+                            const double *eps, double beta, double *enc_grads,
+                            double *dec_grads, double *scratch, double *recon, double *kl);
 double nm_vae_loss_rows_f64(const nm_mlp_f64 *enc, const nm_mlp_f64 *dec, nm_mlp_ws_f64 *ws_enc,
                             nm_mlp_ws_f64 *ws_dec, size_t B, const double *x,
                             const double *eps, double beta, double *enc_grads,

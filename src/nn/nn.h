@@ -215,6 +215,14 @@ nm_status nm_mlp_backward(const nm_mlp *m, nm_mlp_ws *ws, const float *dy, float
  * at 4 rows they are level (1.1 us). */
 #define NM_MLP_SMALL_BATCH 2
 
+/* OpenBLAS on one thread between begin and end (process-wide; nested and
+ * concurrent pairs are counted, the setting found at the outermost begin
+ * is restored at the last end).  Trainers that run their own threads use
+ * it: a threaded sgemm inside each worker would oversubscribe the cores and
+ * give other bits than the single-threaded one. */
+void nm_blas_single_begin(void);
+void nm_blas_single_end(void);
+
 /* ------------------------------------------------------------------------ */
 /* Activations, losses and the VAE pieces (float)                            */
 /* ------------------------------------------------------------------------ */
