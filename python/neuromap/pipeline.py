@@ -533,7 +533,8 @@ def train(series, out=None, seed=1, progress=True, **options):
     resample, map_dt_ms, de, latent, hidden, beta, vae_epochs, smooth,
     vae (a model file whose autoencoder is used), map_hidden, map_epochs,
     noise, rollout (int or list), rollout_iters, rollout_lr, rollout_batch,
-    ensemble, threshold, no_auto, threads, command (stored as meta.command),
+    ensemble, threshold, no_auto, threads (the VAE's and the ensemble's worker
+    threads, as --threads), command (stored as meta.command),
     p_name, p_unit.  Returns a runtime.LearnedModel; writes it to ``out``
     (atomically) if given.  Unless OPENBLAS_NUM_THREADS is set, OpenBLAS is
     set to one thread per product, as the command does."""
@@ -595,7 +596,9 @@ def train(series, out=None, seed=1, progress=True, **options):
     if opt("ensemble") is not None:
         lo.map_ensemble = int(opt("ensemble"))
     if opt("threads") is not None:
+        # as --threads: the VAE's and the map ensemble's worker threads
         lo.threads = int(opt("threads"))
+        lo.vae.threads = int(opt("threads"))
     if opt("resample") is not None:
         ao.resample = int(opt("resample"))
     if opt("map_dt_ms") is not None:

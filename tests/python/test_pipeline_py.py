@@ -176,8 +176,9 @@ def test_simulate(np, nm, simulate):
 # ---- train -------------------------------------------------------------------------
 
 TINY = ["--vae-epochs", "8", "--map-epochs", "5", "--rollout-iters", "60", "--hidden", "32,32",
-        "--map-hidden", "32,32", "--seed", "3", "--quiet"]
-TINY_KW = dict(vae_epochs=8, map_epochs=5, rollout_iters=60, hidden=(32, 32), map_hidden=[32, 32])
+        "--map-hidden", "32,32", "--threads", "2", "--seed", "3", "--quiet"]
+TINY_KW = dict(vae_epochs=8, map_epochs=5, rollout_iters=60, hidden=(32, 32), map_hidden=[32, 32],
+               threads=2)
 
 
 class VectorLike:
