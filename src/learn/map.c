@@ -153,7 +153,9 @@ typedef struct map_data {
     float **xs;       /* per series [T x D], standardised */
     float **us;       /* nu: per series [T] scaled input over step t -> t+1 */
     size_t *T;
-    size_t *Tfit;     /* states used for training (nu: without the held-out end) */
+    size_t *Tfit;     /* states used for training (driven series: without the held-out end) */
+    unsigned char *driven; /* nu: series s has a recorded input (else u = 0 and it is
+                              judged by free runs like a constant-p series) */
     double *ps;       /* scaled p per series */
 } map_data;
 
@@ -168,6 +170,7 @@ static void map_data_free(map_data *d)
         for (size_t s = 0; s < d->nseries; s++) free(d->us[s]);
     free(d->us);
     free(d->Tfit);
+    free(d->driven);
     free(d->xs);
     free(d->T);
     free(d->ps);
@@ -317,10 +320,13 @@ static nm_status map_data_build(const nm_map_series *series, size_t nseries, siz
     d->Tfit = nm_calloc(nseries, sizeof *d->Tfit);
     d->ps = nm_calloc(nseries, sizeof *d->ps);
     if (!d->xs || !d->T || !d->Tfit || !d->ps) return NM_ENOMEM;
-    if (m->nu && !(d->us = nm_calloc(nseries, sizeof *d->us))) return NM_ENOMEM;
+    if (m->nu && (!(d->us = nm_calloc(nseries, sizeof *d->us)) || !(d->driven = nm_calloc(nseries, 1))))
+        return NM_ENOMEM;
     for (size_t s = 0; s < nseries; s++) {
         d->T[s] = series[s].T;
-        d->Tfit[s] = m->nu ? series[s].T - (size_t)(MAP_HOLD_FRAC * (double)series[s].T) : series[s].T;
+        if (d->driven) d->driven[s] = series[s].u != NULL;
+        d->Tfit[s] = d->driven && d->driven[s] ? series[s].T - (size_t)(MAP_HOLD_FRAC * (double)series[s].T)
+                                               : series[s].T;
         if (m->nu) {
             if (!(d->us[s] = nm_malloc(series[s].T * sizeof(float)))) return NM_ENOMEM;
             for (size_t t = 0; t < series[s].T; t++)
@@ -467,43 +473,44 @@ static nm_status map_driven_gamma(const nm_map *m, const nm_map_opts *o, const m
     return NM_OK;
 }
 
-/* Score of a map with an input channel: 1000 x the mean Gamma of driven
- * runs over the held-out ends; *nmatch counts series with Gamma >= 0.9. */
-static double map_select_score_driven(const nm_map *m, const nm_map_opts *o, const map_data *d,
-                                      const map_truth *truth, int *nmatch)
+static int map_series_driven(const map_data *d, size_t s) { return d->driven && d->driven[s]; }
+
+/* Score of the current weights, per training series:
+ *   - a series without input (every series of a constant-p map): 1000 if
+ *     the free run from the start state reaches its regime, minus a
+ *     tie-break penalty for period mismatch (so among equal counts the
+ *     closest periods win);
+ *   - a series with recorded input: 1000 x Gamma of the driven run over its
+ *     held-out end (issue 11), counted as a match at Gamma >= 0.9.
+ * A map with an input channel trained on both kinds keeps the constant-p
+ * regimes and learns the input response. */
+static double map_select_score(const nm_map *m, const nm_map_opts *o, const map_data *d,
+                               const map_truth *truth, const float *xs_start, int *nmatch, double *gamma_mean)
 {
-    size_t nmax = 0;
-    for (size_t s = 0; s < d->nseries; s++) nmax = d->T[s] - d->Tfit[s] > nmax ? d->T[s] - d->Tfit[s] : nmax;
+    double gsum = 0;
+    size_t ng = 0;
+    *gamma_mean = NAN;
+    size_t nwin = (size_t)(o->select_window_ms / o->dt_ms), nmax = nwin;
+    for (size_t s = 0; s < d->nseries; s++)
+        if (map_series_driven(d, s) && d->T[s] - d->Tfit[s] > nmax) nmax = d->T[s] - d->Tfit[s];
     double *v = malloc((nmax ? nmax : 1) * sizeof *v);
     if (!v) return -INFINITY;
     double score = 0;
     *nmatch = 0;
     for (size_t s = 0; s < d->nseries; s++) {
-        double g = 0;
-        if (map_driven_gamma(m, o, d, s, truth, v, &g) != NM_OK) {
-            score -= 2000; /* diverged */
+        if (map_series_driven(d, s)) {
+            double g = 0;
+            ng++;
+            if (map_driven_gamma(m, o, d, s, truth, v, &g) != NM_OK) {
+                score -= 2000; /* diverged */
+                gsum -= 1;     /* as a train far below chance */
+                continue;
+            }
+            gsum += g;
+            score += 1000 * g;
+            if (g >= 0.9) (*nmatch)++;
             continue;
         }
-        score += 1000 * g / (double)d->nseries;
-        if (g >= 0.9) (*nmatch)++;
-    }
-    free(v);
-    return score;
-}
-
-/* Score of the current weights: 1000 per matching training p, minus a
- * tie-break penalty for period mismatch (so among equal counts the closest
- * periods win). */
-static double map_select_score(const nm_map *m, const nm_map_opts *o, const map_data *d,
-                               const map_truth *truth, const float *xs_start, int *nmatch)
-{
-    if (m->nu) return map_select_score_driven(m, o, d, truth, nmatch);
-    size_t nwin = (size_t)(o->select_window_ms / o->dt_ms);
-    double *v = malloc(nwin * sizeof *v);
-    if (!v) return -INFINITY;
-    double score = 0;
-    *nmatch = 0;
-    for (size_t s = 0; s < d->nseries; s++) {
         nm_regime r;
         const float *start = xs_start ? xs_start : d->xs[s];
         if (map_free_regime(m, o, d->ps[s], start, &r, v, nwin) != NM_OK) {
@@ -522,6 +529,7 @@ static double map_select_score(const nm_map *m, const nm_map_opts *o, const map_
             score -= 200;
     }
     free(v);
+    if (ng) *gamma_mean = gsum / (double)ng;
     return score;
 }
 
@@ -543,7 +551,7 @@ static nm_status map_truth_regimes(const nm_map_series *series, const map_data *
         nm_regime_opts ro;
         map_regime_opts(o, &ro);
         if (!st) st = nm_regime_classify(times, ns, (double)T * o->dt_ms, &ro, &truth[s].r);
-        if (!st && d->nu && d->Tfit) {
+        if (!st && map_series_driven(d, s)) {
             /* The held-out end's own spikes, detected on its window alone
              * the way the driven runs' are. */
             size_t t0 = d->Tfit[s];
@@ -953,13 +961,14 @@ static nm_status train_member(const nm_map_series *series, size_t nseries, size_
                 memcpy(saved, m->net->params, m->net->nparams * sizeof *saved);
                 if (ema) memcpy(m->net->params, ema->shadow, m->net->nparams * sizeof *saved);
                 int nmatch = 0;
-                double sc = map_select_score(m, o, &d, truth, o->select_x0 ? xs_start : NULL, &nmatch);
+                double gmean;
+                double sc = map_select_score(m, o, &d, truth, o->select_x0 ? xs_start : NULL, &nmatch, &gmean);
                 if (sc >= best_score) {
                     best_score = sc;
                     memcpy(best, m->net->params, m->net->nparams * sizeof *best);
                     rep.select_score = nmatch;
                     rep.select_iter = iter + 1;
-                    if (m->nu) rep.select_gamma = sc / 1000.0; /* diverged runs count -2 each */
+                    rep.select_gamma = gmean; /* NaN without driven series */
                 }
                 memcpy(m->net->params, saved, m->net->nparams * sizeof *saved);
             }
