@@ -8,18 +8,12 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-extern char **environ;
 
 static const char *CMD = "compare";
 
@@ -36,8 +30,6 @@ static const char *CMD = "compare";
 #define COMPARE_BOUND_STEPS NM_COMPARE_BOUND_STEPS
 #define COMPARE_MAX_POINTS 100000
 #define COMPARE_MAX_SERIES NM_COMPARE_MAX_SERIES
-/* plots.py exits with this when matplotlib is missing. */
-#define PLOT_EXIT_NO_MATPLOTLIB 3
 
 static void help(void)
 {
@@ -157,124 +149,6 @@ static void isis_side(FILE *f, const nm_compare_result *r, int learned)
         fprintf(f, "%s,%.10g,,%s\n", side, pt->p, reg);
         for (size_t k = 0; k < nisi; k++) fprintf(f, "%s,%.10g,%.6f,%s\n", side, pt->p, isi[k], reg);
     }
-}
-
-/* ---- running the plot script ------------------------------------------------- */
-
-/* Is dir/neuromap/plots.py there? */
-static int has_plots(const char *dir)
-{
-    char path[PATH_MAX];
-    struct stat st;
-    if (snprintf(path, sizeof path, "%s/neuromap/plots.py", dir) >= (int)sizeof path) return 0;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* The folder holding the neuromap Python package: $NEUROMAP_PYTHONPATH, or
- * relative to this binary (installed: ../share/neuromap/python; a build
- * folder inside the source tree: ../../python), or the source tree this
- * file was compiled from. */
-static int find_python_dir(char *out, size_t len)
-{
-    const char *env = getenv("NEUROMAP_PYTHONPATH");
-    if (env && *env) {
-        if (has_plots(env)) {
-            snprintf(out, len, "%s", env);
-            return 0;
-        }
-        return -1;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = '\0';
-        static const char *rel[] = {"/../share/neuromap/python", "/../python", "/../../python"};
-        for (size_t k = 0; k < sizeof rel / sizeof rel[0]; k++) {
-            char d[PATH_MAX];
-            if (snprintf(d, sizeof d, "%s%s", exe, rel[k]) >= (int)sizeof d) continue;
-            if (has_plots(d)) {
-                snprintf(out, len, "%s", d);
-                return 0;
-            }
-        }
-    }
-    /* __FILE__ is .../src/cli/cmd_compare.c when CMake compiles it. */
-    char src[PATH_MAX];
-    snprintf(src, sizeof src, "%s", __FILE__);
-    char *cut = strstr(src, "/src/cli/cmd_compare.c");
-    if (cut) {
-        snprintf(cut, sizeof src - (size_t)(cut - src), "/python");
-        if (has_plots(src)) {
-            snprintf(out, len, "%s", src);
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* Run PYTHON -m neuromap.plots ISIS -o PNG --title TITLE; 0 if the PNG was
- * written, else a message has been printed. */
-static int run_plot(const char *isis, const char *png, const char *title)
-{
-    const char *python = getenv("NEUROMAP_PYTHON");
-    if (!python || !*python) python = "/usr/bin/python3";
-    char dir[PATH_MAX];
-    if (find_python_dir(dir, sizeof dir)) {
-        cli_fail(CMD, "cannot find the neuromap Python package (python/neuromap/plots.py); set "
-                 "NEUROMAP_PYTHONPATH to the folder that holds it.  The ISIs are in %s.", isis);
-        return -1;
-    }
-    /* Environment: the caller's, with PYTHONPATH prefixed and a headless
-     * matplotlib backend. */
-    size_t ne = 0;
-    while (environ[ne]) ne++;
-    char **env = calloc(ne + 3, sizeof *env);
-    char *pp = NULL, *mpl = NULL;
-    const char *old = getenv("PYTHONPATH");
-    if (!env || asprintf(&pp, "PYTHONPATH=%s%s%s", dir, old && *old ? ":" : "", old && *old ? old : "") < 0 ||
-        asprintf(&mpl, "MPLBACKEND=Agg") < 0) {
-        free(env);
-        cli_fail(CMD, "out of memory");
-        return -1;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < ne; i++)
-        if (strncmp(environ[i], "PYTHONPATH=", 11) && strncmp(environ[i], "MPLBACKEND=", 11)) env[k++] = environ[i];
-    env[k++] = pp;
-    env[k++] = mpl;
-    env[k] = NULL;
-    /* posix_spawn takes char *const[]: give it writable copies. */
-    char a0[] = "python3", a1[] = "-m", a2[] = "neuromap.plots", a4[] = "-o", a6[] = "--title";
-    char *a3 = strdup(isis), *a5 = strdup(png), *a7 = strdup(title);
-    char *args[] = {a0, a1, a2, a3, a4, a5, a6, a7, NULL};
-    pid_t pid;
-    int rc = (a3 && a5 && a7) ? posix_spawn(&pid, python, NULL, NULL, args, env) : ENOMEM;
-    free(a3);
-    free(a5);
-    free(a7);
-    free(pp);
-    free(mpl);
-    free(env);
-    if (rc != 0) {
-        cli_fail(CMD, "cannot run %s (%s): no plot drawn.  The ISIs are in %s; plot them with "
-                 "python3 -m neuromap.plots %s -o %s", python, strerror(rc), isis, isis, png);
-        return -1;
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) {
-            cli_fail(CMD, "waiting for %s failed: %s", python, strerror(errno));
-            return -1;
-        }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == PLOT_EXIT_NO_MATPLOTLIB)
-        cli_fail(CMD, "%s has no matplotlib: no plot drawn (the ISIs are in %s)", python, isis);
-    else
-        cli_fail(CMD, "the plot script failed (%s -m neuromap.plots, exit %d): no plot drawn (the ISIs are in %s)",
-                 python, WIFEXITED(status) ? WEXITSTATUS(status) : -1, isis);
-    return -1;
 }
 
 /* ---- the command ------------------------------------------------------------ */
@@ -751,7 +625,10 @@ int cmd_compare(int argc, char **argv)
             snprintf(title, sizeof title, "%s vs truth %s: agreement %.1f%%", base, truth_label,
                      100.0 * (double)res->matches / (double)np);
         else snprintf(title, sizeof title, "ground truth: %s", truth_label);
-        if (run_plot(ipath, a.plot, title)) rc = NM_EXIT_FAIL;
+        char note[PATH_MAX + 32];
+        snprintf(note, sizeof note, "The ISIs are in %s.", ipath);
+        const char *pargs[] = {ipath, "-o", a.plot, "--title", title, NULL};
+        if (cli_run_python_module(CMD, "plots", pargs, note)) rc = NM_EXIT_FAIL;
         else if (!a.quiet) fprintf(stderr, "neuromap compare: wrote %s (ISIs in %s)\n", a.plot, ipath);
     }
 
