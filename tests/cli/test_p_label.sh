@@ -37,12 +37,18 @@ grep -qF "p name VS, unit mV; trained at -38..-34.5; default p -36.25 (the centr
   "$D/info.txt" || fail "info does not show the p label and default: $(grep -A1 Control "$D/info.txt")"
 grep -qE '^  meta\.p_name +str +2  "VS"' "$D/info.txt" || fail "info lists no meta.p_name entry"
 grep -qE '^  meta\.p_unit +str +2  "mV"' "$D/info.txt" || fail "info lists no meta.p_unit entry"
-got=$(PYTHONPATH="$PYDIR" NEUROMAP_LIB="$(dirname "$NM")/../lib/libneuromap.so" "$PY" -c '
+# Python through ctypes: not with a sanitizer build of the library (the
+# sanitizer runtime must come first in the process, and python3 has none).
+if ldd "$NM" | grep -qE 'lib(a|t)san'; then
+  echo "test_p_label: Python check skipped (sanitizer build)"
+else
+  got=$(PYTHONPATH="$PYDIR" NEUROMAP_LIB="$(dirname "$NM")/../lib/libneuromap.so" "$PY" -c '
 import sys
 from neuromap import runtime
 m = runtime.LearnedModel(sys.argv[1])
 print(m.p_name, m.p_unit, m.p_default)' "$D/m.nmap" 2>&1)
-[ "$got" = "VS mV -36.25" ] || fail "LearnedModel p_name, p_unit, p_default: '$got'"
+  [ "$got" = "VS mV -36.25" ] || fail "LearnedModel p_name, p_unit, p_default: '$got'"
+fi
 
 # Defaults: "p" and no unit.
 "$NM" train "${TINY[@]}" --out "$D/m0.nmap" || exit 1
