@@ -27,6 +27,19 @@ cmp -s "$D/m.nmap" "$D/m1.nmap" || fail "same command and seed gave different mo
 "$NM" "${TRAIN[@]}" --out "$D/q.nmap" --quiet 2>"$D/quiet.err" || fail "train-vae --quiet"
 [ -s "$D/quiet.err" ] && fail "--quiet printed: $(cat "$D/quiet.err")"
 
+# --- --threads: batches of 300 rows are 3 shards; 1 and 3 threads give the same
+# networks (the model files differ only in the stored command line)
+for t in 1 3; do
+  "$NM" "${TRAIN[@]}" --batch 300 --threads $t --quiet --out "$D/t$t.nmap" 2>/dev/null || fail "train-vae --threads $t"
+  "$NM" encode "$D/t$t.nmap" "$D/v38.csv" --out "$D/t$t.npy" || fail "encode (--threads $t)"
+done
+cmp -s "$D/t1.npy" "$D/t3.npy" || fail "--threads 1 and --threads 3 gave different encoders"
+"$NM" info "$D/t1.nmap" | grep -v "meta\.\|t1.nmap" > "$D/t1.info"
+"$NM" info "$D/t3.nmap" | grep -v "meta\.\|t3.nmap" > "$D/t3.info"
+cmp -s "$D/t1.info" "$D/t3.info" || fail "--threads changed the model: $(diff "$D/t1.info" "$D/t3.info")"
+cmp -s "$D/t1.nmap" "$D/m1.nmap" && fail "--batch 300 gave the --batch 128 model (the check cannot fail)"
+expect_fail 2 "--threads: 257 is out of range" -- "$NM" "${TRAIN[@]}" --threads 257 --out "$D/x.nmap"
+
 # --- info
 "$NM" info "$D/m.nmap" >"$D/info.txt" 2>&1 || fail "info: $(cat "$D/info.txt")"
 for needle in "format 1.0" "De 16 samples at 5 ms" "latent D 3" "encoder 16-16-16-6 (tanh,tanh,identity)" \
