@@ -145,7 +145,7 @@ nm_status nm_predict(const nm_learned *m, const nm_series *s, const nm_predict_o
     nm_series *rs = NULL;
     if ((st = nm_series_resample(s, factor, &rs))) return st;
     const nm_vae *vae = nm_learned_vae(m);
-    size_t De = nm_vae_embedding_len(vae), D = nm_learned_dim(m);
+    size_t De = nm_vae_embedding_len(vae);
     nm_predict_result *r = NULL;
     double *mu = NULL, *u = NULL;
     size_t rows = 0;
@@ -203,7 +203,6 @@ nm_status nm_predict(const nm_learned *m, const nm_series *s, const nm_predict_o
         goto done;
     if ((st = find_steps(r, opts->step_frac))) goto done;
     subthreshold_error(r, thr, opts->spike_exclusion_ms);
-    (void)D;
     *out = r;
     r = NULL;
 done:

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static const char *CMD = "compare";
 
 /* A periodic match needs the learned period within 25% of the truth's

@@ -23,48 +23,10 @@
 
 static void small_opts(nm_learn_opts *o, uint64_t seed, size_t h0, size_t h1, size_t members)
 {
-    nm_learn_opts_default(o);
-    o->vae.epochs = 3;
-    o->vae.hidden[0] = o->vae.hidden[1] = 16;
+    nm_test_fast_opts(o, seed);
     o->map_hidden[0] = h0;
     o->map_hidden[1] = h1;
-    o->map_onestep_epochs = 2;
-    o->map_nstages = 1;
-    o->map_rollout_len[0] = 5;
-    o->map_rollout_iters[0] = 10;
-    o->map_select_every = 0;
     o->map_ensemble = members;
-    o->seed = seed;
-}
-
-/* HH under OU current (uA/cm2), two series, dt 0.1 ms: a map with input. */
-static nm_learned *input_model(void)
-{
-    nm_model *m = nm_model_alloc(nm_model_hh);
-    if (!m) return NULL;
-    nm_series *s[2] = {NULL, NULL};
-    int ok = 1;
-    for (int k = 0; k < 2 && ok; k++) {
-        nm_input in = {.kind = NM_INPUT_OU, .amp = 6.0 + 2 * k, .sd = 4.0, .tau_ms = 3.0};
-        nm_sim_opts o;
-        nm_model_sim_opts_default(m, &o);
-        o.duration_ms = 400;
-        o.dt_ms = 0.1;
-        o.input = &in;
-        o.ninput = 1;
-        o.input_seed = (uint64_t)k + 1;
-        ok = nm_model_set_control(m, 0.0) == NM_OK && nm_simulate(m, &o, &s[k]) == NM_OK;
-    }
-    nm_learned *lm = NULL;
-    if (ok) {
-        nm_learn_opts o;
-        small_opts(&o, 3, 24, 16, 3);
-        CHECK_OK(nm_learn((const nm_series *const *)s, 2, &o, &lm));
-    }
-    nm_series_free(s[0]);
-    nm_series_free(s[1]);
-    nm_model_free(m);
-    return lm;
 }
 
 static double urand(unsigned *s)
@@ -242,7 +204,8 @@ int main(void)
     nm_learned *ens = nm_test_tiny_model(20000, &o);
     small_opts(&o, 12, 16, 16, 1);   /* one member */
     nm_learned *one = nm_test_tiny_model(20000, &o);
-    nm_learned *inp = input_model();
+    small_opts(&o, 3, 24, 16, 3);
+    nm_learned *inp = nm_test_input_model(&o);
     CHECK(ens && one && inp);
     if (!ens || !one || !inp) return nm_test_report();
     CHECK(!nm_learned_has_input(ens) && nm_learned_has_input(inp));

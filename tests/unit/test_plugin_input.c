@@ -15,50 +15,6 @@
 
 static char input_path[512], plain_path[512];
 
-static void small_opts(nm_learn_opts *o, uint64_t seed)
-{
-    nm_learn_opts_default(o);
-    o->vae.epochs = 3;
-    o->vae.hidden[0] = o->vae.hidden[1] = 16;
-    o->map_hidden[0] = o->map_hidden[1] = 16;
-    o->map_onestep_epochs = 2;
-    o->map_nstages = 1;
-    o->map_rollout_len[0] = 5;
-    o->map_rollout_iters[0] = 10;
-    o->map_select_every = 0;
-    o->seed = seed;
-}
-
-/* HH under OU current (uA/cm2), two series, dt 0.1 ms. */
-static nm_learned *input_model(void)
-{
-    nm_model *m = nm_model_alloc(nm_model_hh);
-    if (!m) return NULL;
-    nm_series *s[2] = {NULL, NULL};
-    int ok = 1;
-    for (int k = 0; k < 2 && ok; k++) {
-        nm_input in = {.kind = NM_INPUT_OU, .amp = 6.0 + 2 * k, .sd = 4.0, .tau_ms = 3.0};
-        nm_sim_opts o;
-        nm_model_sim_opts_default(m, &o);
-        o.duration_ms = 400;
-        o.dt_ms = 0.1;
-        o.input = &in;
-        o.ninput = 1;
-        o.input_seed = (uint64_t)k + 1;
-        ok = nm_model_set_control(m, 0.0) == NM_OK && nm_simulate(m, &o, &s[k]) == NM_OK;
-    }
-    nm_learned *lm = NULL;
-    if (ok) {
-        nm_learn_opts o;
-        small_opts(&o, 3);
-        CHECK_OK(nm_learn((const nm_series *const *)s, 2, &o, &lm));
-    }
-    nm_series_free(s[0]);
-    nm_series_free(s[1]);
-    nm_model_free(m);
-    return lm;
-}
-
 static void test_unit_factor(void)
 {
     double f = -1;
@@ -293,9 +249,10 @@ int main(void)
     NM_RUN(test_syn_means);
     NM_RUN(test_syn_errors);
 
-    nm_learned *a = input_model();
     nm_learn_opts o;
-    small_opts(&o, 1);
+    nm_test_fast_opts(&o, 3);
+    nm_learned *a = nm_test_input_model(&o);
+    nm_test_fast_opts(&o, 1);
     nm_learned *b = nm_test_tiny_model(20000, &o);
     CHECK(a && b);
     if (a && b) {
