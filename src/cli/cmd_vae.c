@@ -683,6 +683,26 @@ static void print_vae_header(const nm_vae *vae, const nm_mf *mf)
     print_report(stdout, "  ", D, &r);
 }
 
+/* The V head (src/learn/vhead.h), if the file has one: its shape, and the
+ * fit's error against the decoder when stored (vhead.rms_mv / vhead.max_mv). */
+static void print_vhead(const nm_mf *mf)
+{
+    const int32_t *sz, *act;
+    size_t n;
+    if (nm_mf_get_i32(mf, "vhead.sizes", NM_MF_ANY, &sz, &n) || n < 2 ||
+        nm_mf_get_i32(mf, "vhead.acts", n - 1, &act, NULL))
+        return;
+    printf("V head: ");
+    for (size_t i = 0; i < n; i++) printf("%s%d", i ? "-" : "", (int)sz[i]);
+    printf(" (");
+    for (size_t i = 0; i + 1 < n; i++) printf("%s%s", i ? "," : "", act_name(act[i]));
+    printf("; replaces the decoder at run time");
+    double rms, mx;
+    if (nm_mf_get_scalar_f64(mf, "vhead.rms_mv", &rms) == NM_OK) printf("; fitted rms %.3g mV", rms);
+    if (nm_mf_get_scalar_f64(mf, "vhead.max_mv", &mx) == NM_OK) printf(", max %.3g mV", mx);
+    printf(")\n");
+}
+
 int cmd_info(int argc, char **argv)
 {
     static const char *CMD = "info";
@@ -719,6 +739,7 @@ int cmd_info(int argc, char **argv)
         nm_vae *vae = NULL;
         if (nm_vae_from_mf(mf, &vae) == NM_OK) print_vae_header(vae, mf);
         nm_vae_free(vae);
+        print_vhead(mf);
         nm_learned *lm = NULL;
         if (kind == NM_MF_KIND_LEARNED && nm_learned_from_mf(mf, path, &lm) == NM_OK) {
             /* meta.p_name / meta.p_unit (defaults for older files) and the

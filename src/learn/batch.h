@@ -7,6 +7,12 @@
 #include "learn/vae.h"
 
 const nm_map *nm_learned_map_part(const nm_learned *m);
+/* What decodes V at run time [D -> ... -> 1]: the V head when the file has
+ * one (vhead.h), else the decoder cut to its first output.  Its widths are
+ * within NM_MLP_APPLY1_MAX_WIDTH either way. */
 const nm_mlp *nm_learned_dec_v_part(const nm_learned *m);
+/* The decoder cut to its first output, always (kept next to a loaded head):
+ * the network a V head is fitted to (nm_vhead_fit). */
+const nm_mlp *nm_learned_decoder_v_part(const nm_learned *m);
 
 #endif

@@ -4,6 +4,7 @@
 #include "learn/batch.h"
 #include "learn/map.h"
 #include "learn/vae.h"
+#include "learn/vhead.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,8 +16,11 @@
 
 struct nm_learned {
     nm_vae *vae;
-    nm_mlp *dec_v;        /* the decoder cut to its first output (the newest V):
+    nm_mlp *dec_cut;      /* the decoder cut to its first output (the newest V):
                              the runtime needs V only, not the whole delay vector */
+    nm_mlp *vhead;        /* the V head of the file (vhead.h), NULL without one */
+    const nm_mlp *dec_v;  /* what V is decoded with at run time: vhead if there is
+                             one, else dec_cut (not owned) */
     nm_map *map;
     nm_mf *mf;            /* everything as stored in the file */
     double dt_ms;         /* map time step */
@@ -65,7 +69,8 @@ void nm_learned_free(nm_learned *m)
 {
     if (!m) return;
     nm_vae_free(m->vae);
-    nm_mlp_free(m->dec_v);
+    nm_mlp_free(m->dec_cut);
+    nm_mlp_free(m->vhead);
     nm_map_free(m->map);
     nm_mf_free(m->mf);
     free(m->train_p);
@@ -196,6 +201,8 @@ double nm_learned_decode_v(const nm_learned *m, const double *x) { return decode
 /* For the batched step (batch.c). */
 const nm_map *nm_learned_map_part(const nm_learned *m) { return m->map; }
 const nm_mlp *nm_learned_dec_v_part(const nm_learned *m) { return m->dec_v; }
+/* The cut decoder whatever decodes at run time: what a V head is fitted to. */
+const nm_mlp *nm_learned_decoder_v_part(const nm_learned *m) { return m->dec_cut; }
 
 nm_status nm_learned_run(const nm_learned *m, double p, const double *x0, size_t nsteps, double *v,
                          double *x_traj)
@@ -287,9 +294,20 @@ nm_status nm_learned_from_mf(const nm_mf *mf_in, const char *label, nm_learned *
                          m->vae->dec->layer[l].out, NM_MLP_APPLY1_MAX_WIDTH);
             goto fail;
         }
-    if (!(m->dec_v = decoder_v_only(m->vae))) {
+    if (!(m->dec_v = m->dec_cut = decoder_v_only(m->vae))) {
         st = NM_ENOMEM;
         goto fail;
+    }
+    /* A V head (vhead.h) replaces the cut decoder at run time; nm_mf_validate
+     * checked it (widths <= NM_MLP_APPLY1_MAX_WIDTH, one output). */
+    if ((st = nm_vhead_from_mf(m->mf, &m->vhead))) goto fail;
+    if (m->vhead) {
+        if (m->vhead->layer[0].in != m->vae->dim) {
+            st = nm_fail(NM_EFORMAT, "entry 'vhead.sizes' starts at %zu, but the VAE's latent dimension is %zu",
+                         m->vhead->layer[0].in, m->vae->dim);
+            goto fail;
+        }
+        m->dec_v = m->vhead;
     }
     if (!nm_mf_has(m->mf, "map.D")) {
         st = nm_fail(NM_EFORMAT, "it holds a VAE but no map (train one with `neuromap train`)");
@@ -590,7 +608,7 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
     mo.dt_ms = dt;
     mo.threshold_mv = opts->threshold_mv;
     mo.hysteresis_mv = opts->hysteresis_mv;
-    if (!(m->dec_v = decoder_v_only(m->vae))) {
+    if (!(m->dec_v = m->dec_cut = decoder_v_only(m->vae))) {
         st = NM_ENOMEM;
         goto done;
     }

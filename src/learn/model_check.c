@@ -195,6 +195,56 @@ static nm_status check_vae(const ck *c, int runtime, int32_t *Dout, double *dt_o
     return NM_OK;
 }
 
+/* The V head (src/learn/vhead.h), optional: vhead.sizes, vhead.acts and
+ * vhead.params all or none; D -> hidden... -> 1 with every width within the
+ * runtime's NM_MLP_APPLY1_MAX_WIDTH, known activations, the exact parameter
+ * count; the fit's vhead.rms_mv / vhead.max_mv (mV), if stored, finite and
+ * >= 0.  Checked for an autoencoder file too (the head decodes its latent
+ * states). */
+static nm_status check_vhead(const ck *c, int32_t vae_D)
+{
+    static const char *const names[3] = {"vhead.sizes", "vhead.acts", "vhead.params"};
+    static const char *const scalars[2] = {"vhead.rms_mv", "vhead.max_mv"};
+    nm_status st;
+    for (int k = 0; k < 2; k++) {
+        double x;
+        if (nm_mf_has(c->mf, scalars[k]) && (st = get_f64(c, scalars[k], 0, INFINITY, &x))) return st;
+    }
+    int have = -1;
+    for (int k = 0; k < 3 && have < 0; k++)
+        if (nm_mf_has(c->mf, names[k])) have = k;
+    if (have < 0) return NM_OK;
+    for (int k = 0; k < 3; k++)
+        if (!nm_mf_has(c->mf, names[k]))
+            return bad(c, "entry '%s' is present but '%s' is missing (a V head is stored as vhead.sizes, vhead.acts "
+                       "and vhead.params together)", names[have], names[k]);
+    const int32_t *sz, *act;
+    size_t nsz = 0;
+    if ((st = nm_mf_get_i32(c->mf, names[0], NM_MF_ANY, &sz, &nsz))) return relabel(c, st);
+    if (nsz < 3 || nsz > 6)
+        return bad(c, "entry 'vhead.sizes' has %zu entries, expected 3..6 (1..4 hidden layers)", nsz);
+    size_t want[6];
+    for (size_t l = 0; l < nsz; l++) {
+        if (sz[l] < 1 || sz[l] > NM_MLP_APPLY1_MAX_WIDTH)
+            return bad(c, "entry 'vhead.sizes': width %zu = %d is out of range [1, %d]", l, (int)sz[l],
+                       NM_MLP_APPLY1_MAX_WIDTH);
+        want[l] = (size_t)sz[l];
+    }
+    if (sz[0] != vae_D)
+        return bad(c, "entry 'vhead.sizes' starts at %d, but the VAE's latent dimension vae.D is %d", (int)sz[0],
+                   (int)vae_D);
+    if (sz[nsz - 1] != 1)
+        return bad(c, "entry 'vhead.sizes' ends at %d, but a V head has one output (V)", (int)sz[nsz - 1]);
+    if ((st = nm_mf_get_i32(c->mf, names[1], nsz - 1, &act, NULL))) return relabel(c, st);
+    for (size_t l = 0; l + 1 < nsz; l++)
+        if (act[l] < 0 || act[l] >= NM_ACT_COUNT)
+            return bad(c, "entry 'vhead.acts': activation %zu = %d is unknown (0..%d)", l, (int)act[l],
+                       NM_ACT_COUNT - 1);
+    /* Sizes and activations are the file's own (checked above); check_net
+     * adds the parameter count and range. */
+    return check_net(c, names[0], names[1], names[2], nsz - 1, want, act, "the widths");
+}
+
 /* The map (entries of src/learn/map.c and the map.* / meta.* entries that
  * src/learn/learned.c adds), against the autoencoder's D and dt. */
 static nm_status check_map(const ck *c, int32_t vae_D, double vae_dt)
@@ -355,6 +405,7 @@ nm_status nm_mf_validate(const nm_mf *mf, const char *label, nm_mf_kind kind)
     int32_t D = 0;
     double dt = 0;
     nm_status st = check_vae(&c, kind == NM_MF_KIND_LEARNED, &D, &dt);
+    if (!st) st = check_vhead(&c, D);
     if (!st && kind == NM_MF_KIND_LEARNED) st = check_map(&c, D, dt);
     if (!st && kind == NM_MF_KIND_LEARNED) st = check_p_label(&c);
     return st;
