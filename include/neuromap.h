@@ -890,6 +890,47 @@ nm_status nm_learn(const nm_series *const *series, size_t nseries, const nm_lear
 /* Write the model file atomically. */
 nm_status nm_learned_save(const nm_learned *m, const char *path);
 
+/* Distillation (issue 12): a lean copy of a trained model.  The teacher is
+ * free-run from its start state at np values of p (its training range
+ * widened by p_extend of its width on each side, or [p_min, p_max]) plus its
+ * training p, duration_ms each; one map of the given widths is trained on
+ * those latent runs (one-step, rollouts, checkpoints selected by the
+ * regimes of free runs against the teacher's at every p), and, with vhead,
+ * a small network D-hidden-1 is fitted to the teacher's decoded V and stored
+ * as vhead.* (the runtime decodes with it).  The autoencoder and metadata
+ * are the teacher's.  Models with an input channel are refused (NM_EINVAL).
+ * Deterministic for a seed and thread count. */
+typedef struct nm_distill_opts {
+    size_t map_hidden[4];       /* the student map's hidden widths (default 96, 96) */
+    size_t map_nhidden;
+    size_t np;                  /* p values on the grid (default 45, 2..1000) */
+    double p_min, p_max;        /* NaN, NaN: the training range widened by p_extend */
+    double p_extend;            /* default 0.5 (of the range's width, each side) */
+    double duration_ms;         /* each teacher run (default 40000) */
+    size_t rollout_iters;       /* the student's rollout stage (default 3200) */
+    int vhead;                  /* 1 (default): fit a V head */
+    size_t vhead_hidden[4];     /* its hidden widths (default 32, 32) */
+    size_t vhead_nhidden;
+    int threads;                /* 0: all cores */
+    uint64_t seed;              /* default 1 */
+    const char *command;        /* stored as meta.command (NULL: none) */
+    nm_progress_fn progress;
+    void *progress_ctx;
+} nm_distill_opts;
+void nm_distill_opts_default(nm_distill_opts *o);
+typedef struct nm_distill_report {
+    size_t nruns, ndiverged;    /* teacher runs used / left out (diverged) */
+    size_t ntrain;              /* of them at training p */
+    int select_matches;         /* grid p whose regime the kept checkpoint matched */
+    size_t start_matches;       /* training p reached from the chosen start */
+    double vhead_rms_mv, vhead_max_mv; /* the head against the decoder (held-out states) */
+    size_t macs, teacher_macs;  /* multiply-adds of one step + V decode */
+} nm_distill_report;
+nm_status nm_learned_distill(const nm_learned *teacher, const nm_distill_opts *o, nm_learned **out,
+                             nm_distill_report *report);
+/* Multiply-adds of one map step plus one V decode of a model. */
+size_t nm_learned_step_macs(const nm_learned *m);
+
 /* ======================================================================== */
 /* Evaluation: reconstruction metrics and sweeps with ISIs (docs/evaluation.md) */
 /* ======================================================================== */

@@ -121,6 +121,7 @@ int cmd_run(int argc, char **argv);
 int cmd_fixed_point(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_distill(int argc, char **argv);
 
 /* Load the autoencoder of a model file; prints the error, returns an exit code. */
 int cli_load_vae(const char *cmd, const char *path, nm_vae **vae);

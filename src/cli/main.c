@@ -17,6 +17,7 @@ static const nm_cli_command commands[] = {
     {"fixed-point", "rest states of a learned map and their stability", cmd_fixed_point},
     {"compare", "a learned model against the ground truth over a p grid: regimes, metrics, plot", cmd_compare},
     {"predict", "a learned model under recorded input against the recorded V: gamma, latency", cmd_predict},
+    {"distill", "a lean copy of a model (one small map, a V head): cheaper cells in NEURON", cmd_distill},
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];
 
