@@ -208,7 +208,7 @@ static nm_status check_vhead(const ck *c, int32_t vae_D)
     nm_status st;
     for (int k = 0; k < 2; k++) {
         double x;
-        if (nm_mf_has(c->mf, scalars[k]) && (st = get_f64(c, scalars[k], 0, INFINITY, &x))) return st;
+        if (nm_mf_has(c->mf, scalars[k]) && (st = get_f64(c, scalars[k], 0, DBL_MAX, &x))) return st;
     }
     int have = -1;
     for (int k = 0; k < 3 && have < 0; k++)
