@@ -28,6 +28,8 @@
 #include "nm_test_model.h"
 
 #include "io/crc32.h"
+#include "learn/batch.h"
+#include "learn/vhead.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -707,10 +709,42 @@ int main(void)
     nm_learned *lm = nm_test_tiny_model(10000, &o);
     CHECK(lm != NULL);
     if (!lm) return nm_test_report();
-    CHECK_OK(nm_mf_encode(nm_learned_mf(lm), &base, &base_len));
+    /* With a V head (vhead.*, src/learn/vhead.h) and its fit's scalars, so
+     * their validation is fuzzed too: an 8-8 head, a few epochs on a free
+     * run's states (how well it fits does not matter here). */
+    {
+        enum { S = 400 };
+        size_t D = nm_learned_dim(lm);
+        double v[S], *xs = malloc(S * D * sizeof *xs);
+        nm_vhead_opts ho;
+        nm_vhead_opts_default(&ho);
+        ho.hidden[0] = ho.hidden[1] = 8;
+        ho.epochs = 3;
+        nm_mlp *head = NULL;
+        nm_vhead_report hr;
+        unsigned char *b0 = NULL;
+        size_t l0 = 0;
+        nm_mf *mf = NULL;
+        CHECK_OK(nm_learned_run(lm, nm_learned_p_default(lm), NULL, S, v, xs));
+        CHECK_OK(nm_vhead_fit(nm_learned_decoder_v_part(lm), nm_learned_vae(lm), xs, S, D, &ho, &head, &hr));
+        CHECK_OK(nm_mf_encode(nm_learned_mf(lm), &b0, &l0));
+        CHECK_OK(nm_mf_decode(b0, l0, LABEL, &mf));
+        CHECK(head && mf);
+        if (head && mf) {
+            CHECK_OK(nm_vhead_to_mf(head, mf));
+            CHECK_OK(nm_mf_add_scalar_f64(mf, "vhead.rms_mv", hr.rms_mv));
+            CHECK_OK(nm_mf_add_scalar_f64(mf, "vhead.max_mv", hr.max_mv));
+            CHECK_OK(nm_mf_encode(mf, &base, &base_len));
+        }
+        nm_mf_free(mf);
+        nm_mlp_free(head);
+        free(b0);
+        free(xs);
+    }
     nm_learned_free(lm);
     CHECK(base && parse_base());
     if (!base || !nents) return nm_test_report();
+    CHECK(find_ent("vhead.sizes") && find_ent("vhead.acts") && find_ent("vhead.params") && find_ent("vhead.rms_mv"));
 
     /* The wrapper sees the library's allocations (the largest entry is
      * copied into the decoded container). */
