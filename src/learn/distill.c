@@ -132,11 +132,22 @@ static nm_status p_grid(const nm_learned *t, const nm_distill_opts *o, double **
     return NM_OK;
 }
 
-/* The selection's decoder: the teacher's (a wrapper, as decode_ctx is not const). */
+/* The selection's decoder: the V head if there is one (what the lean model
+ * decodes with; 15x cheaper than the teacher's decoder), else the teacher's. */
 typedef struct teacher_ref {
     const nm_learned *t;
+    const nm_mlp *head; /* NULL: none */
+    const nm_vae *vae;
 } teacher_ref;
-static double teacher_decode(const double *x, void *ctx) { return nm_learned_decode_v(((teacher_ref *)ctx)->t, x); }
+static double teacher_decode(const double *x, void *ctx)
+{
+    const teacher_ref *r = ctx;
+    if (!r->head) return nm_learned_decode_v(r->t, x);
+    float z[NM_MAP_MAX_D], v[1];
+    for (size_t j = 0; j < r->vae->dim; j++) z[j] = (float)x[j];
+    nm_mlp_apply1(r->head, z, v); /* widths checked when the head was made */
+    return nm_vae_denorm(r->vae, v[0]);
+}
 
 /* Multiply-adds of one map step plus one V decode (batch.c counts the same). */
 static size_t mlp_macs(const nm_mlp *n)
@@ -202,6 +213,13 @@ nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, n
     /* 1. Teacher runs.  A run that diverges is left out: the student need
      *    not learn where the teacher itself has no answer. */
     nm_learned_initial_state(t, x0);
+    /* The teacher's regime at each p is read after the transient the
+     * selection's free runs skip (nm_map_train's window and transient for
+     * series of T states), not from the approach from the start state. */
+    nm_map_opts mdef;
+    nm_map_opts_default(&mdef);
+    double win_ms = fmin(mdef.select_window_ms, (double)T * dt), from_ms = fmin(mdef.select_transient_ms, 0.5 * win_ms);
+    size_t from = (size_t)llround(from_ms / dt);
     for (size_t i = 0; i < np; i++) {
         run_buf *r = &runs[nok];
         r->x = nm_malloc(T * D * sizeof *r->x);
@@ -227,7 +245,7 @@ nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, n
             st = rs;
             goto done;
         }
-        ms[nok] = (nm_map_series){r->x, T, pv[i], r->v, NULL};
+        ms[nok] = (nm_map_series){r->x, T, pv[i], r->v, NULL, from};
         if (is_train[i]) ms_train[ntrain_ok++] = ms[nok];
         nok++;
         if (opts->progress && ((i + 1) % 10 == 0 || i + 1 == np)) {
@@ -245,39 +263,8 @@ nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, n
         goto done;
     }
 
-    /* 2. The student map, trained as `train` trains one member. */
-    nm_map_opts mo;
-    nm_map_opts_default(&mo);
-    mo.nhidden = opts->map_nhidden;
-    memcpy(mo.hidden, opts->map_hidden, sizeof mo.hidden);
-    mo.rollout_iters[0] = opts->rollout_iters;
-    mo.ensemble = 1;
-    mo.threads = opts->threads;
-    mo.dt_ms = dt;
-    mo.threshold_mv = nm_learned_threshold_mv(t);
-    if (nm_mf_has(tmf, "meta.auto_hysteresis_mv")) nm_mf_get_scalar_f64(tmf, "meta.auto_hysteresis_mv", &mo.hysteresis_mv);
-    int32_t kmax = 0;
-    if (nm_mf_has(tmf, "map.regime_max_k") && !nm_mf_get_scalar_i32(tmf, "map.regime_max_k", &kmax))
-        mo.regime_max_k = kmax;
-    /* The teacher's runs start where the student will be run from, so the
-     * selection's free runs are judged on exactly the teacher's runs. */
-    mo.select_x0 = x0;
-    mo.decode = teacher_decode;
-    teacher_ref tref = {t};
-    mo.decode_ctx = &tref;
-    mo.seed = opts->seed;
-    mo.progress = opts->progress;
-    mo.progress_ctx = opts->progress_ctx;
-    nm_map_report mrep;
-    if ((st = nm_map_train(ms, nok, D, &mo, &student, &mrep))) goto done;
-    rep.select_matches = mrep.select_score;
-
-    /* 3. The start state, chosen on the training-p runs as `train` does. */
-    if ((st = nm_map_choose_start(student, ms_train, ntrain_ok, &mo, x0, &srep))) goto done;
-    rep.start_matches = srep.nmatch;
-    rep.ntrain = ntrain_ok;
-
-    /* 4. The V head on the visited states (evenly thinned). */
+    /* 2. The V head on the visited states (evenly thinned), first: the
+     *    student's selection runs decode with it, as the lean model will. */
     if (opts->vhead) {
         size_t total = nok * T, stride = (total + DISTILL_VHEAD_ROWS - 1) / DISTILL_VHEAD_ROWS, nh = 0;
         if (stride < 1) stride = 1;
@@ -300,6 +287,41 @@ nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, n
         rep.vhead_rms_mv = vr.rms_mv;
         rep.vhead_max_mv = vr.max_mv;
     }
+
+    /* 3. The student map, trained as `train` trains one member. */
+    nm_map_opts mo;
+    nm_map_opts_default(&mo);
+    mo.nhidden = opts->map_nhidden;
+    memcpy(mo.hidden, opts->map_hidden, sizeof mo.hidden);
+    mo.rollout_iters[0] = opts->rollout_iters;
+    mo.ensemble = 1;
+    mo.threads = opts->threads;
+    mo.dt_ms = dt;
+    mo.threshold_mv = nm_learned_threshold_mv(t);
+    if (nm_mf_has(tmf, "meta.auto_hysteresis_mv")) nm_mf_get_scalar_f64(tmf, "meta.auto_hysteresis_mv", &mo.hysteresis_mv);
+    int32_t kmax = 0;
+    if (nm_mf_has(tmf, "map.regime_max_k") && !nm_mf_get_scalar_i32(tmf, "map.regime_max_k", &kmax))
+        mo.regime_max_k = kmax;
+    /* The teacher's runs start where the student will be run from, so the
+     * selection's free runs are judged on exactly the teacher's runs. */
+    mo.select_x0 = x0;
+    mo.decode = teacher_decode;
+    teacher_ref tref = {t, head, nm_learned_vae(t)};
+    mo.decode_ctx = &tref;
+    /* About 64 checkpoint evaluations whatever the iterations (each is a
+     * free run at every grid p: most of the time of a distillation). */
+    mo.select_every = opts->rollout_iters / 64 > 50 ? opts->rollout_iters / 64 : 50;
+    mo.seed = opts->seed;
+    mo.progress = opts->progress;
+    mo.progress_ctx = opts->progress_ctx;
+    nm_map_report mrep;
+    if ((st = nm_map_train(ms, nok, D, &mo, &student, &mrep))) goto done;
+    rep.select_matches = mrep.select_score;
+
+    /* 4. The start state, chosen on the training-p runs as `train` does. */
+    if ((st = nm_map_choose_start(student, ms_train, ntrain_ok, &mo, x0, &srep))) goto done;
+    rep.start_matches = srep.nmatch;
+    rep.ntrain = ntrain_ok;
 
     /* 5. The model file: the teacher's, with the map replaced. */
     if ((st = nm_mf_encode(tmf, &buf, &len)) || (st = nm_mf_decode(buf, len, "distilled model", &mf))) goto done;

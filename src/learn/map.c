@@ -547,10 +547,11 @@ static nm_status map_truth_regimes(const nm_map_series *series, const map_data *
             for (size_t t = 0; t < T; t++) v[t] = o->decode(series[s].x + t * d->D, o->decode_ctx);
         double *times = NULL;
         size_t ns = 0;
-        nm_status st = nm_spikes_detect_hyst(v, T, o->dt_ms, 0, o->threshold_mv, hyst, &times, &ns);
+        size_t from = map_series_driven(d, s) || series[s].v_from >= T ? 0 : series[s].v_from;
+        nm_status st = nm_spikes_detect_hyst(v + from, T - from, o->dt_ms, 0, o->threshold_mv, hyst, &times, &ns);
         nm_regime_opts ro;
         map_regime_opts(o, &ro);
-        if (!st) st = nm_regime_classify(times, ns, (double)T * o->dt_ms, &ro, &truth[s].r);
+        if (!st) st = nm_regime_classify(times, ns, (double)(T - from) * o->dt_ms, &ro, &truth[s].r);
         if (!st && map_series_driven(d, s)) {
             /* The held-out end's own spikes, detected on its window alone
              * the way the driven runs' are. */

@@ -63,6 +63,11 @@ typedef struct nm_map_series {
                           (raw units; u[T-1] unused).  If any series has one,
                           the map gets an input channel; series without one
                           are driven by u = 0 */
+    size_t v_from;     /* the regime the selection aims at is read from states
+                          v_from..T-1 (0 for recordings, which are stationary;
+                          runs that start from the model's start state, as
+                          distillation's teacher runs, skip the transient the
+                          selection's own free runs skip) */
 } nm_map_series;
 
 /* Decode a latent state (raw units) to V in mV: used to detect spikes in free

@@ -150,7 +150,7 @@ static void test_train_forced(void)
     nm_map_series s[3];
     for (size_t i = 0; i < 3; i++) {
         forced_series(100 + i, T, x[i], u[i]);
-        s[i] = (nm_map_series){x[i], T, 0.0, NULL, u[i]};
+        s[i] = (nm_map_series){x[i], T, 0.0, NULL, u[i], 0};
     }
     forced_series(999, T, xh, uh);
     nm_map_opts o;
@@ -284,7 +284,7 @@ static nm_map *train_hopf_n(uint64_t seed, size_t ensemble)
     hopf_series(0.25, 3000, a);
     hopf_series(1.0, 3000, b);
     hopf_series(0.5, 3000, c);
-    nm_map_series s[3] = {{a, 3000, 0.25, NULL, NULL}, {b, 3000, 1.0, NULL, NULL}, {c, 3000, 0.5, NULL, NULL}};
+    nm_map_series s[3] = {{a, 3000, 0.25, NULL, NULL, 0}, {b, 3000, 1.0, NULL, NULL, 0}, {c, 3000, 0.5, NULL, NULL, 0}};
     nm_map_opts o;
     nm_map_opts_default(&o);
     o.hidden[0] = o.hidden[1] = 32;
@@ -371,7 +371,7 @@ static void test_slow_features(void)
         x[2 * t] = c * slow - s * fast + 1.0;
         x[2 * t + 1] = s * slow + c * fast - 2.0;
     }
-    nm_map_series ser = {x, T, 0.0, NULL, NULL};
+    nm_map_series ser = {x, T, 0.0, NULL, NULL, 0};
     nm_map_opts o;
     nm_map_opts_default(&o);
     o.sfa = 1;
@@ -434,7 +434,7 @@ done:
 static void test_bad_inputs(void)
 {
     double x[100] = {0};
-    nm_map_series s = {x, 50, 0.0, NULL, NULL};
+    nm_map_series s = {x, 50, 0.0, NULL, NULL, 0};
     nm_map *m = NULL;
     nm_map_opts o;
     nm_map_opts_default(&o);
@@ -467,7 +467,7 @@ static void test_choose_start(void)
     hopf_series(0.25, 3000, a);
     hopf_series(1.0, 3000, b);
     hopf_series(0.5, 3000, c);
-    nm_map_series s[3] = {{a, 3000, 0.25, NULL, NULL}, {b, 3000, 1.0, NULL, NULL}, {c, 3000, 0.5, NULL, NULL}};
+    nm_map_series s[3] = {{a, 3000, 0.25, NULL, NULL, 0}, {b, 3000, 1.0, NULL, NULL, 0}, {c, 3000, 0.5, NULL, NULL, 0}};
     nm_map *m = train_hopf(42);
     if (!m) return;
     nm_map_opts o;
@@ -508,16 +508,26 @@ static void test_choose_start(void)
      * the decoded states: a flat recording is silent, so no start matches. */
     static double flat[3000];
     for (size_t t = 0; t < 3000; t++) flat[t] = -60 + 0.5 * sin(0.7 * (double)t); /* noise-like, below 20 */
-    nm_map_series sv[3] = {{a, 3000, 0.25, flat, NULL}, {b, 3000, 1.0, flat, NULL}, {c, 3000, 0.5, flat, NULL}};
+    nm_map_series sv[3] = {{a, 3000, 0.25, flat, NULL, 0}, {b, 3000, 1.0, flat, NULL, 0}, {c, 3000, 0.5, flat, NULL, 0}};
     CHECK_OK(nm_map_choose_start(m, sv, 3, &o, x1, &rep));
     for (size_t i = 0; i < 3; i++) CHECK(rep.truth[i].cls == NM_REGIME_SILENT && !rep.match[i]);
     CHECK(rep.nmatch == 0);
+    nm_map_start_report_free(&rep);
+    /* v_from (distillation's runs from a start state): the regime is read
+     * from state v_from on.  A recording spiking like series 0 for its first
+     * 2000 states and flat after: silent read from 2000, not read from 0. */
+    static double early[3000];
+    for (size_t t = 0; t < 3000; t++) early[t] = t < 2000 ? hopf_decode(a + 2 * t, NULL) : flat[t];
+    nm_map_series sl[2] = {{a, 3000, 0.25, early, NULL, 0}, {a, 3000, 0.25, early, NULL, 2000}};
+    CHECK_OK(nm_map_choose_start(m, sl, 2, &o, x1, &rep));
+    CHECK(rep.truth[0].cls != NM_REGIME_SILENT && rep.truth[0].nspikes > 10);
+    CHECK(rep.truth[1].cls == NM_REGIME_SILENT && rep.truth[1].nspikes == 0);
     nm_map_start_report_free(&rep);
     /* Bad inputs. */
     o.decode = NULL;
     CHECK_FAILS(nm_map_choose_start(m, s, 3, &o, x1, &rep), NM_EINVAL, "NULL");
     o.decode = hopf_decode;
-    nm_map_series shortser = {a, 10, 0.25, NULL, NULL};
+    nm_map_series shortser = {a, 10, 0.25, NULL, NULL, 0};
     CHECK_FAILS(nm_map_choose_start(m, &shortser, 1, &o, x1, &rep), NM_EDATA, "need >= 20");
     nm_map_free(m);
 }
