@@ -903,11 +903,11 @@ nm_status nm_learned_save(const nm_learned *m, const char *path);
 typedef struct nm_distill_opts {
     size_t map_hidden[4];       /* the student map's hidden widths (default 96, 96) */
     size_t map_nhidden;
-    size_t np;                  /* p values on the grid (default 45, 2..1000) */
+    size_t np;                  /* p values on the grid (default 89, 2..1000) */
     double p_min, p_max;        /* NaN, NaN: the training range widened by p_extend */
     double p_extend;            /* default 0.5 (of the range's width, each side) */
     double duration_ms;         /* each teacher run (default 40000) */
-    size_t rollout_iters;       /* the student's rollout stage (default 3200) */
+    size_t rollout_iters;       /* the student's rollout stage (default 8000) */
     int vhead;                  /* 1 (default): fit a V head */
     size_t vhead_hidden[4];     /* its hidden widths (default 32, 32) */
     size_t vhead_nhidden;

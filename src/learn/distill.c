@@ -43,12 +43,12 @@ void nm_distill_opts_default(nm_distill_opts *o)
     o->map_nhidden = 2;
     o->map_hidden[0] = 96;
     o->map_hidden[1] = 96;
-    o->np = 45;
+    o->np = 89;
     o->p_min = NAN;
     o->p_max = NAN;
     o->p_extend = 0.5;
     o->duration_ms = 40000;
-    o->rollout_iters = 3200;
+    o->rollout_iters = 8000;
     o->vhead = 1;
     o->vhead_nhidden = 2;
     o->vhead_hidden[0] = 32;
