@@ -165,9 +165,10 @@ def model_summary(path):
         def sizes(k):
             return "-".join(str(int(v)) for v in e[k])
         members = int(e["map.members"][0]) if "map.members" in e else 1
-        return " (map %s x %d member%s, decoder %s)" % (sizes("map.sizes"), members,
-                                                        "s" if members > 1 else "",
-                                                        sizes("vae.dec.sizes"))
+        dec = ("V head %s" % sizes("vhead.sizes")) if "vhead.sizes" in e else \
+            ("decoder %s" % sizes("vae.dec.sizes"))
+        return " (map %s x %d member%s, %s)" % (sizes("map.sizes"), members,
+                                                "s" if members > 1 else "", dec)
     except Exception:   # the summary is decoration; the benchmark does not need it
         return ""
 
