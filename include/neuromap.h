@@ -898,8 +898,10 @@ nm_status nm_learned_save(const nm_learned *m, const char *path);
  * regimes of free runs against the teacher's at every p), and, with vhead,
  * a small network D-hidden-1 is fitted to the teacher's decoded V and stored
  * as vhead.* (the runtime decodes with it).  The autoencoder and metadata
- * are the teacher's.  Models with an input channel are refused (NM_EINVAL).
- * Deterministic for a seed and thread count. */
+ * are the teacher's.  A model with an input channel is run at its training p
+ * under input_protocols fluctuating inputs instead of a p grid, and the
+ * student gets an input channel too (selected by the Gamma of its driven runs
+ * against the teacher's).  Deterministic for a seed and thread count. */
 typedef struct nm_distill_opts {
     size_t map_hidden[4];       /* the student map's hidden widths (default 96, 96) */
     size_t map_nhidden;
@@ -911,6 +913,12 @@ typedef struct nm_distill_opts {
     int vhead;                  /* 1 (default): fit a V head */
     size_t vhead_hidden[4];     /* its hidden widths (default 32, 32) */
     size_t vhead_nhidden;
+    size_t input_protocols;     /* models with an input channel: teacher runs per
+                                   training p, each under an Ornstein-Uhlenbeck input
+                                   with its mean at k/(K+1) of the trained input range
+                                   and SD a sixth of it (default 4); np, p_min, p_max
+                                   and p_extend are not used for them */
+    double input_tau_ms;        /* its time constant (default 3 ms) */
     int threads;                /* 0: all cores */
     uint64_t seed;              /* default 1 */
     const char *command;        /* stored as meta.command (NULL: none) */
@@ -921,7 +929,11 @@ void nm_distill_opts_default(nm_distill_opts *o);
 typedef struct nm_distill_report {
     size_t nruns, ndiverged;    /* teacher runs used / left out (diverged) */
     size_t ntrain;              /* of them at training p */
-    int select_matches;         /* grid p whose regime the kept checkpoint matched */
+    int select_matches;         /* grid p whose regime the kept checkpoint matched
+                                   (input channel: driven runs with Gamma >= 0.9) */
+    double select_gamma;        /* input channel: mean Gamma of the kept checkpoint's
+                                   driven runs against the teacher's on the held-out
+                                   last 20% of each run (NaN without input) */
     size_t start_matches;       /* training p reached from the chosen start */
     double vhead_rms_mv, vhead_max_mv; /* the head against the decoder (held-out states) */
     size_t macs, teacher_macs;  /* multiply-adds of one step + V decode */

@@ -36,6 +36,11 @@ static void distill_help(void)
            "  --rollout-iters N  the student's rollout iterations (default 8000)\n"
            "  --vhead-hidden LIST  the V head's hidden widths (default 32,32)\n"
            "  --no-vhead         keep the teacher's decoder\n"
+           "Models with an input channel (docs/input.md) are run at their training p under\n"
+           "fluctuating input instead of a p grid (--np and the p range are not used):\n"
+           "  --input-protocols K  Ornstein-Uhlenbeck inputs, means at k/(K+1) of the trained\n"
+           "                     input range, SD a sixth of it (default 4)\n"
+           "  --input-tau MS     their time constant (default 3)\n"
            "  --seed N           default 1\n"
            "  --threads N        worker threads (default: all cores)\n"
            "  --quiet            no progress lines\n"
@@ -80,7 +85,9 @@ enum {
     O_NO_VHEAD,
     O_SEED,
     O_THREADS,
-    O_QUIET
+    O_QUIET,
+    O_INPROT,
+    O_INTAU
 };
 
 int cmd_distill(int argc, char **argv)
@@ -95,6 +102,8 @@ int cmd_distill(int argc, char **argv)
                                          {"rollout-iters", required_argument, 0, O_ITERS},
                                          {"vhead-hidden", required_argument, 0, O_VH_HIDDEN},
                                          {"no-vhead", no_argument, 0, O_NO_VHEAD},
+                                         {"input-protocols", required_argument, 0, O_INPROT},
+                                         {"input-tau", required_argument, 0, O_INTAU},
                                          {"seed", required_argument, 0, O_SEED},
                                          {"threads", required_argument, 0, O_THREADS},
                                          {"quiet", no_argument, 0, O_QUIET},
@@ -145,6 +154,14 @@ int cmd_distill(int argc, char **argv)
                 return NM_EXIT_USAGE;
             break;
         case O_NO_VHEAD: o.vhead = 0; break;
+        case O_INPROT:
+            if (cli_ulong_max(CMD, "--input-protocols", optarg, 100, &u)) return NM_EXIT_USAGE;
+            if (u < 1) return cli_usage_error(CMD, "--input-protocols: 0 is out of range: the limit is 1 .. 100");
+            o.input_protocols = (size_t)u;
+            break;
+        case O_INTAU:
+            if (cli_double_in(CMD, "--input-tau", optarg, 1e-6, 1e6, &o.input_tau_ms)) return NM_EXIT_USAGE;
+            break;
         case O_SEED:
             if (cli_ulong(CMD, "--seed", optarg, &u)) return NM_EXIT_USAGE;
             o.seed = u;
@@ -203,15 +220,26 @@ int cmd_distill(int argc, char **argv)
         }
         if (nm_mf_has(tm, "map.members")) nm_mf_get_scalar_i32(tm, "map.members", &tmem);
         if (!nm_mf_get_f64(lm, "distill.p_range", 2, &prp, NULL)) memcpy(pr, prp, sizeof pr);
-        fprintf(stderr, "distilled in %.1f s: teacher runs at %zu p in %g .. %g (%zu diverged, left out)\n",
-                now_s() - t0, rep.nruns, pr[0], pr[1], rep.ndiverged);
+        if (nm_learned_has_input(t))
+            fprintf(stderr, "distilled in %.1f s: %zu teacher runs under fluctuating input (%zu protocols, tau %g ms) "
+                            "at the training p (%zu diverged, left out)\n",
+                    now_s() - t0, rep.nruns, o.input_protocols, o.input_tau_ms, rep.ndiverged);
+        else
+            fprintf(stderr, "distilled in %.1f s: teacher runs at %zu p in %g .. %g (%zu diverged, left out)\n",
+                    now_s() - t0, rep.nruns, pr[0], pr[1], rep.ndiverged);
         fprintf(stderr, "teacher: %d map%s %s + V decoder %s: %zu multiply-adds a step\n", (int)tmem,
                 tmem > 1 ? "s" : "", tmap, tdec, rep.teacher_macs);
         fprintf(stderr, "lean:    1 map %s + %s: %zu multiply-adds a step (%.1fx fewer)\n", lmap, head, rep.macs,
                 rep.macs ? (double)rep.teacher_macs / (double)rep.macs : 0.0);
-        fprintf(stderr, "the teacher's regime reproduced at %d of %zu p (best checkpoint), at %zu of %zu training p "
-                        "from the stored start state\n",
-                rep.select_matches, rep.nruns, rep.start_matches, rep.ntrain);
+        if (nm_learned_has_input(t))
+            fprintf(stderr, "driven runs against the teacher's on the held-out last 20%% of each run: mean gamma %.3f "
+                            "(delta %g ms)\n",
+                    rep.select_gamma, fmax(2.0, 2 * nm_learned_dt_ms(t)));
+        else
+            fprintf(stderr,
+                    "the teacher's regime reproduced at %d of %zu p (best checkpoint), at %zu of %zu training p "
+                    "from the stored start state\n",
+                    rep.select_matches, rep.nruns, rep.start_matches, rep.ntrain);
         if (o.vhead)
             fprintf(stderr, "V head against the teacher's decoder on held-out states: rms %.3g mV, max %.3g mV\n",
                     rep.vhead_rms_mv, rep.vhead_max_mv);

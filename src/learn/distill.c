@@ -27,6 +27,7 @@
 #include "learn/map.h"
 #include "learn/vae.h"
 #include "learn/vhead.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -53,6 +54,8 @@ void nm_distill_opts_default(nm_distill_opts *o)
     o->vhead_nhidden = 2;
     o->vhead_hidden[0] = 32;
     o->vhead_hidden[1] = 32;
+    o->input_protocols = 4;
+    o->input_tau_ms = 3;
     o->seed = 1;
 }
 
@@ -85,9 +88,12 @@ static nm_status check_opts(const nm_learned *t, const nm_distill_opts *o)
             if (o->vhead_hidden[i] < 1 || o->vhead_hidden[i] > NM_MLP_APPLY1_MAX_WIDTH)
                 return nm_fail(NM_EINVAL, "distill: V head hidden width %zu is %zu (the runtime handles 1..%d)",
                                i + 1, o->vhead_hidden[i], NM_MLP_APPLY1_MAX_WIDTH);
-    if (nm_learned_has_input(t))
-        return nm_fail(NM_EINVAL, "distill: the model has an input channel; distilling input-driven models "
-                                  "is not supported (their teacher runs would need input protocols)");
+    if (nm_learned_has_input(t)) {
+        if (o->input_protocols < 1 || o->input_protocols > 100)
+            return nm_fail(NM_EINVAL, "distill: input_protocols = %zu is not in 1..100", o->input_protocols);
+        if (!(o->input_tau_ms > 0 && o->input_tau_ms <= 1e6))
+            return nm_fail(NM_EINVAL, "distill: input_tau_ms = %g is not in (0, 1e6] ms", o->input_tau_ms);
+    }
     return NM_OK;
 }
 
@@ -109,6 +115,9 @@ static nm_status p_grid(const nm_learned *t, const nm_distill_opts *o, double **
     }
     size_t ntp;
     const double *tp = nm_learned_train_p(t, &ntp);
+    /* A model with an input channel is distilled at its training p only:
+     * its behaviour varies with the input, which the protocols span. */
+    size_t ngrid = nm_learned_has_input(t) ? 0 : o->np;
     *pv = nm_malloc((o->np + ntp) * sizeof **pv);
     *is_train = nm_calloc(o->np + ntp, sizeof **is_train);
     if (!*pv || !*is_train) return NM_ENOMEM;
@@ -122,7 +131,7 @@ static nm_status p_grid(const nm_learned *t, const nm_distill_opts *o, double **
         (*is_train)[k] = 1;
         (*pv)[k++] = tp[i];
     }
-    for (size_t i = 0; i < o->np; i++) {
+    for (size_t i = 0; i < ngrid; i++) {
         double p = lo + (hi - lo) * (double)i / (double)(o->np - 1);
         int dup = 0;
         for (size_t j = 0; j < k; j++) dup |= fabs((*pv)[j] - p) <= 1e-9 * fmax(1, fabs(p));
@@ -166,7 +175,29 @@ size_t nm_learned_step_macs(const nm_learned *m)
 typedef struct run_buf {
     double *x; /* [T x D] from the start state */
     double *v; /* [T] decoded V */
+    double *u; /* [T] input over each step (models with an input channel), else NULL */
 } run_buf;
+
+/* Input protocol k of K for a model with an input channel: an
+ * Ornstein-Uhlenbeck current (time constant tau_ms) with its mean at
+ * (k + 1) / (K + 1) of the trained input range and an SD of a sixth of the
+ * range, sampled as the mean over each map step (exact discretisation of
+ * the OU process at the map step), clamped to the trained range.  u[T]. */
+static void input_protocol(const nm_learned *t, size_t k, size_t K, double tau_ms, uint64_t seed, size_t T,
+                           double *u)
+{
+    double lo, hi, dt = nm_learned_dt_ms(t);
+    nm_learned_input_range(t, &lo, &hi);
+    double mean = lo + (hi - lo) * (double)(k + 1) / (double)(K + 1), sd = (hi - lo) / 6;
+    double a = exp(-dt / tau_ms), b = sd * sqrt(1 - a * a);
+    nm_rng rng;
+    nm_rng_seed(&rng, seed * 1000003u + k);
+    double y = mean;
+    for (size_t n = 0; n < T; n++) {
+        y = mean + a * (y - mean) + b * nm_rng_gauss(&rng);
+        u[n] = y < lo ? lo : y > hi ? hi : y;
+    }
+}
 
 nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, nm_learned **out,
                              nm_distill_report *report)
@@ -190,7 +221,7 @@ nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, n
 
     double *pv = NULL;
     int *is_train = NULL;
-    size_t np = 0, nok = 0, ntrain_ok = 0;
+    size_t np = 0, nok = 0, ntrain_ok = 0, njobs = 0;
     run_buf *runs = NULL;
     nm_map_series *ms = NULL, *ms_train = NULL;
     nm_map *student = NULL;
@@ -203,9 +234,14 @@ nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, n
     double x0[NM_MAP_MAX_D];
 
     if ((st = p_grid(t, opts, &pv, &is_train, &np))) goto done;
-    runs = nm_calloc(np, sizeof *runs);
-    ms = nm_calloc(np, sizeof *ms);
-    ms_train = nm_calloc(np, sizeof *ms_train);
+    /* Runs: one per grid p; a model with an input channel, one per training p
+     * and input protocol. */
+    int driven = nm_learned_has_input(t);
+    size_t K = driven ? opts->input_protocols : 1;
+    njobs = np * K;
+    runs = nm_calloc(njobs, sizeof *runs);
+    ms = nm_calloc(njobs, sizeof *ms);
+    ms_train = nm_calloc(njobs, sizeof *ms_train);
     if (!runs || !ms || !ms_train) {
         st = NM_ENOMEM;
         goto done;
@@ -220,24 +256,34 @@ nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, n
     nm_map_opts_default(&mdef);
     double win_ms = fmin(mdef.select_window_ms, (double)T * dt), from_ms = fmin(mdef.select_transient_ms, 0.5 * win_ms);
     size_t from = (size_t)llround(from_ms / dt);
-    for (size_t i = 0; i < np; i++) {
+    for (size_t job = 0; job < njobs; job++) {
+        size_t i = job / K;
         run_buf *r = &runs[nok];
         r->x = nm_malloc(T * D * sizeof *r->x);
         r->v = nm_malloc(T * sizeof *r->v);
-        if (!r->x || !r->v) {
+        if (driven) r->u = nm_malloc(T * sizeof *r->u);
+        if (!r->x || !r->v || (driven && !r->u)) {
             free(r->x);
             free(r->v);
-            r->x = r->v = NULL;
+            free(r->u);
+            r->x = r->v = r->u = NULL;
             st = NM_ENOMEM;
             goto done;
         }
         memcpy(r->x, x0, D * sizeof *x0);
         r->v[0] = nm_learned_decode_v(t, x0);
-        nm_status rs = nm_learned_run(t, pv[i], x0, T - 1, r->v + 1, r->x + D);
+        nm_status rs;
+        if (driven) {
+            input_protocol(t, job % K, K, opts->input_tau_ms, opts->seed, T, r->u);
+            rs = nm_learned_run_u(t, pv[i], r->u, x0, T - 1, r->v + 1, r->x + D, NULL);
+        } else {
+            rs = nm_learned_run(t, pv[i], x0, T - 1, r->v + 1, r->x + D);
+        }
         if (rs == NM_ENUMERIC || !isfinite(r->v[0])) {
             free(r->x);
             free(r->v);
-            r->x = r->v = NULL;
+            free(r->u);
+            r->x = r->v = r->u = NULL;
             rep.ndiverged++;
             continue;
         }
@@ -245,11 +291,11 @@ nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, n
             st = rs;
             goto done;
         }
-        ms[nok] = (nm_map_series){r->x, T, pv[i], r->v, NULL, from};
+        ms[nok] = (nm_map_series){r->x, T, pv[i], r->v, r->u, from};
         if (is_train[i]) ms_train[ntrain_ok++] = ms[nok];
         nok++;
-        if (opts->progress && ((i + 1) % 10 == 0 || i + 1 == np)) {
-            nm_train_progress pr = {"teacher runs", i + 1, np, 0, 0, 0, 0, 0};
+        if (opts->progress && ((job + 1) % 10 == 0 || job + 1 == njobs)) {
+            nm_train_progress pr = {"teacher runs", job + 1, njobs, 0, 0, 0, 0, 0};
             if (opts->progress(&pr, opts->progress_ctx)) {
                 st = nm_fail(NM_EINVAL, "distill: stopped by the progress callback");
                 goto done;
@@ -259,7 +305,7 @@ nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, n
     rep.nruns = nok;
     if (ntrain_ok == 0 || nok < 2) {
         st = nm_fail(NM_ENUMERIC, "distill: the teacher diverged at %s (%zu of %zu runs)",
-                     ntrain_ok == 0 ? "every training p" : "almost every p", rep.ndiverged, np);
+                     ntrain_ok == 0 ? "every training p" : "almost every p", rep.ndiverged, njobs);
         goto done;
     }
 
@@ -317,6 +363,7 @@ nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, n
     nm_map_report mrep;
     if ((st = nm_map_train(ms, nok, D, &mo, &student, &mrep))) goto done;
     rep.select_matches = mrep.select_score;
+    rep.select_gamma = mrep.select_gamma;
 
     /* 4. The start state, chosen on the training-p runs as `train` does. */
     if ((st = nm_map_choose_start(student, ms_train, ntrain_ok, &mo, x0, &srep))) goto done;
@@ -369,6 +416,11 @@ nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, n
         if (!nm_mf_get_str(tmf, "meta.command", &c) && (st = nm_mf_add_str(mf, "distill.teacher_command", c)))
             goto done;
     }
+    if (driven && isfinite(mrep.select_gamma) && (st = nm_mf_add_scalar_f64(mf, "map.select_gamma", mrep.select_gamma)))
+        goto done;
+    if (driven && ((st = nm_mf_add_scalar_i32(mf, "distill.input_protocols", (int32_t)K)) ||
+                   (st = nm_mf_add_scalar_f64(mf, "distill.input_tau_ms", opts->input_tau_ms))))
+        goto done;
     if (opts->command && (st = nm_mf_add_str(mf, "meta.command", opts->command))) goto done;
     if (head && ((st = nm_vhead_to_mf(head, mf)) || (st = nm_mf_add_scalar_f64(mf, "vhead.rms_mv", rep.vhead_rms_mv)) ||
                  (st = nm_mf_add_scalar_f64(mf, "vhead.max_mv", rep.vhead_max_mv))))
@@ -380,9 +432,10 @@ nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, n
 done:
     nm_map_start_report_free(&srep);
     if (runs)
-        for (size_t i = 0; i < np; i++) {
+        for (size_t i = 0; i < njobs; i++) {
             free(runs[i].x);
             free(runs[i].v);
+            free(runs[i].u);
         }
     free(runs);
     free(ms);

@@ -62,6 +62,8 @@ expect_fail 2 "--rollout-iters" -- "$nm" distill teacher.nmap --out x.nmap --rol
 expect_fail 1 "duration 1 ms" -- "$nm" distill teacher.nmap --out x.nmap --duration 1
 expect_fail 2 "one teacher model expected" -- "$nm" distill teacher.nmap lean.nmap --out x.nmap
 expect_fail 2 "--bogus" -- "$nm" distill teacher.nmap --out x.nmap --bogus
+expect_fail 2 "--input-protocols: 0 is out of range" -- "$nm" distill teacher.nmap --out x.nmap --input-protocols 0
+expect_fail 2 "--input-tau" -- "$nm" distill teacher.nmap --out x.nmap --input-tau 0
 expect_fail 1 "nodir" -- "$nm" distill teacher.nmap --out nodir/x.nmap
 # A corrupted teacher: one payload byte flipped (the checksum catches it).
 cp teacher.nmap bad.nmap

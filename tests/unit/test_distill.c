@@ -8,7 +8,8 @@
  *     step (a map that learned nothing, x(n+1) = x(n), scores 1), and the V
  *     head agrees with the teacher's decoder;
  *   - same seed, same file; another seed, another map;
- *   - bad options and an input-driven teacher are refused with a message.
+ *   - bad options are refused with a message;
+ *   - a teacher with an input channel gives a student with one.
  * What the tiny teacher learns about SRK does not matter here. */
 #define _POSIX_C_SOURCE 200809L
 #include "neuromap.h"
@@ -215,7 +216,10 @@ static void test_bad_options(void)
     CHECK(nm_learned_distill(teacher, &o, NULL, NULL) == NM_EINVAL);
 }
 
-static void test_input_teacher_refused(void)
+/* A teacher with an input channel (HH under OU current): distilled at its
+ * training p under input protocols; the student has an input channel over
+ * (within) the teacher's input range and is selected by driven runs. */
+static void test_input_teacher(void)
 {
     nm_learn_opts lo;
     nm_test_fast_opts(&lo, 2);
@@ -224,10 +228,45 @@ static void test_input_teacher_refused(void)
     if (!in) return;
     nm_distill_opts o;
     small_distill(&o, 1);
+    o.duration_ms = 100 * nm_learned_dt_ms(in) * 10; /* 1000 map steps */
+    o.input_protocols = 3;
     nm_learned *out = NULL;
-    CHECK(nm_learned_distill(in, &o, &out, NULL) == NM_EINVAL);
-    CHECK(strstr(nm_last_error(), "input channel") != NULL);
-    CHECK(out == NULL);
+    nm_distill_report rep;
+    CHECK_OK(nm_learned_distill(in, &o, &out, &rep));
+    if (out) {
+        CHECK(nm_learned_has_input(out));
+        CHECK(strcmp(nm_learned_input_unit(out), nm_learned_input_unit(in)) == 0);
+        size_t ntp;
+        const double *tp = nm_learned_train_p(in, &ntp);
+        size_t distinct = 0;
+        for (size_t i = 0; i < ntp; i++) {
+            int seen = 0;
+            for (size_t j = 0; j < i; j++) seen |= tp[j] == tp[i];
+            distinct += !seen;
+        }
+        CHECK_MSG(rep.nruns + rep.ndiverged == 3 * distinct, "runs %zu + %zu for %zu distinct p", rep.nruns,
+                  rep.ndiverged, distinct);
+        CHECK(isfinite(rep.select_gamma) && rep.select_gamma >= -1 && rep.select_gamma <= 1);
+        double ulo, uhi, tlo, thi;
+        nm_learned_input_range(out, &ulo, &uhi);
+        nm_learned_input_range(in, &tlo, &thi);
+        CHECK(ulo >= tlo && uhi <= thi && ulo < uhi);
+        int32_t k = 0;
+        CHECK_OK(nm_mf_get_scalar_i32(nm_learned_mf(out), "distill.input_protocols", &k));
+        CHECK(k == 3);
+        double u[200], v[200];
+        for (size_t n = 0; n < 200; n++) u[n] = 0.5 * (tlo + thi);
+        CHECK_OK(nm_learned_run_u(out, tp[0], u, NULL, 200, v, NULL, NULL));
+    }
+    nm_learned_free(out);
+    small_distill(&o, 1);
+    o.input_protocols = 0;
+    nm_learned *bad = NULL;
+    CHECK(nm_learned_distill(in, &o, &bad, NULL) == NM_EINVAL && strstr(nm_last_error(), "input_protocols"));
+    small_distill(&o, 1);
+    o.input_tau_ms = 0;
+    CHECK(nm_learned_distill(in, &o, &bad, NULL) == NM_EINVAL && strstr(nm_last_error(), "input_tau_ms"));
+    CHECK(bad == NULL);
     nm_learned_free(in);
 }
 
@@ -245,7 +284,7 @@ int main(void)
     NM_RUN(test_student_follows_teacher);
     NM_RUN(test_deterministic);
     NM_RUN(test_bad_options);
-    NM_RUN(test_input_teacher_refused);
+    NM_RUN(test_input_teacher);
     nm_learned_free(teacher);
     return nm_test_report();
 }
