@@ -20,7 +20,8 @@ anything to integrate):
                  examples/train_input_models.py), NetCon wi into its current
                  synapse (nA) and ibias; batched ...
   learned-hh-1   ... and unbatched;
-  hh             one section with NEURON's hh (area 1000 um2) and an ExpSyn.
+  hh             one section with NEURON's hh (area 1000 um2), an ExpSyn and an
+                 IClamp of IBIAS (the learned HH cells' ibias).
 The SRK networks run TSTOP ms, the HH ones TSTOP_HH ms (a learned HH cell
 steps every 0.1 ms).  Each repeat runs every network once (interleaved, so
 machine load hits all alike); reported: cost per cell per simulated ms
@@ -73,7 +74,7 @@ def build_inputs(h, targets, rate_hz, weight, seed0, wi=0.0):
 
 def run_network(h, kind, args):
     from neuromap import neuron_support as ns
-    cells, targets, srcs = [], [], []
+    cells, targets, srcs, extra = [], [], [], []
     learned = kind.startswith("learned")
     hh = "hh" in kind
     tstop = args.tstop_hh if hh else args.tstop
@@ -102,6 +103,11 @@ def run_network(h, kind, args):
                 sec(0.5).srk.Vs = -40.0 + 6.0 * i / max(args.ncells - 1, 1)
             else:
                 sec.insert("hh")
+                # The learned HH cells' constant input (ibias), so both fire
+                # alike and pay alike for their spike events.
+                bias = h.IClamp(sec(0.5))
+                bias.delay, bias.dur, bias.amp = 0, 1e9, IBIAS_NA
+                extra.append(bias)
             syn = h.ExpSyn(sec(0.5))
             syn.tau = 5
             syn.e = 0
@@ -133,7 +139,7 @@ def run_network(h, kind, args):
     if learned:
         nsteps = int(sum(c.nstep for c in cells))
         ns.check_cells(cells)
-    del ncs, stims, srcs, cells, targets
+    del ncs, stims, srcs, cells, targets, extra
     return dict(kind=kind, wall=wall, spikes=nspikes, map_steps=nsteps,
                 us_cell_ms=1e6 * wall / (args.ncells * tstop))
 
