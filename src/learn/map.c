@@ -484,36 +484,97 @@ static int map_series_driven(const map_data *d, size_t s) { return d->driven && 
  *     held-out end (issue 11), counted as a match at Gamma >= 0.9.
  * A map with an input channel trained on both kinds keeps the constant-p
  * regimes and learns the input response. */
+static void start_worker_free_(void *w) { free(w); }
+
+/* The free runs of one checkpoint evaluation, one pool item per series (a
+ * series' run depends on that series alone, so the results, and the score
+ * summed from them in series order below, are the same for any number of
+ * threads: bit for bit the serial evaluation). */
+typedef struct select_job {
+    const nm_map *m;
+    const nm_map_opts *o;
+    const map_data *d;
+    const map_truth *truth;
+    const float *xs_start; /* NULL: each series' own first state */
+    size_t nwin, nmax;     /* free-run window; buffer length */
+    nm_regime *r;          /* [nseries] regime of a free run */
+    double *g;             /* [nseries] Gamma of a driven run */
+    unsigned char *ok;     /* [nseries] 1: the run did not diverge */
+} select_job;
+
+static void *select_worker_alloc(const void *shared)
+{
+    const select_job *j = shared;
+    return malloc((j->nmax ? j->nmax : 1) * sizeof(double));
+}
+
+static nm_status select_item(void *w, const void *shared, size_t s)
+{
+    const select_job *j = shared;
+    if (map_series_driven(j->d, s)) {
+        j->g[s] = 0;
+        j->ok[s] = map_driven_gamma(j->m, j->o, j->d, s, j->truth, w, &j->g[s]) == NM_OK;
+    } else {
+        const float *start = j->xs_start ? j->xs_start : j->d->xs[s];
+        memset(&j->r[s], 0, sizeof j->r[s]);
+        j->ok[s] = map_free_regime(j->m, j->o, j->d->ps[s], start, &j->r[s], w, j->nwin) == NM_OK;
+    }
+    return NM_OK;
+}
+
+static const nm_pool_kind select_pool_kind = {select_worker_alloc, start_worker_free_, select_item,
+                                              "checkpoint selection"};
+
+/* Score of the current weights, per training series:
+ *   - a series without input (every series of a constant-p map): 1000 if
+ *     the free run from the start state reaches its regime, minus a
+ *     tie-break penalty for period mismatch (so among equal counts the
+ *     closest periods win);
+ *   - a series with recorded input: 1000 x Gamma of the driven run over its
+ *     held-out end (issue 11), counted as a match at Gamma >= 0.9.
+ * A map with an input channel trained on both kinds keeps the constant-p
+ * regimes and learns the input response.  The runs go on o->threads
+ * threads (a single map: distillation, `--ensemble 1`; ensemble members
+ * are already one thread each). */
 static double map_select_score(const nm_map *m, const nm_map_opts *o, const map_data *d,
                                const map_truth *truth, const float *xs_start, int *nmatch, double *gamma_mean)
 {
     double gsum = 0;
-    size_t ng = 0;
+    size_t ng = 0, ns = d->nseries;
     *gamma_mean = NAN;
-    size_t nwin = (size_t)(o->select_window_ms / o->dt_ms), nmax = nwin;
-    for (size_t s = 0; s < d->nseries; s++)
-        if (map_series_driven(d, s) && d->T[s] - d->Tfit[s] > nmax) nmax = d->T[s] - d->Tfit[s];
-    double *v = malloc((nmax ? nmax : 1) * sizeof *v);
-    if (!v) return -INFINITY;
-    double score = 0;
     *nmatch = 0;
-    for (size_t s = 0; s < d->nseries; s++) {
+    size_t nwin = (size_t)(o->select_window_ms / o->dt_ms), nmax = nwin;
+    for (size_t s = 0; s < ns; s++)
+        if (map_series_driven(d, s) && d->T[s] - d->Tfit[s] > nmax) nmax = d->T[s] - d->Tfit[s];
+    select_job job = {m, o, d, truth, xs_start, nwin, nmax, calloc(ns, sizeof(nm_regime)), calloc(ns, sizeof(double)),
+                      calloc(ns, 1)};
+    double *pv = malloc(ns * sizeof *pv);
+    if (!job.r || !job.g || !job.ok || !pv) {
+        free(job.r);
+        free(job.g);
+        free(job.ok);
+        free(pv);
+        return -INFINITY;
+    }
+    for (size_t s = 0; s < ns; s++) pv[s] = d->ps[s];
+    double score = 0;
+    if (nm_pool_run(&select_pool_kind, &job, "scaled p", pv, ns, o->threads) != NM_OK) score = -INFINITY;
+    for (size_t s = 0; s < ns && score > -INFINITY; s++) {
         if (map_series_driven(d, s)) {
-            double g = 0;
             ng++;
-            if (map_driven_gamma(m, o, d, s, truth, v, &g) != NM_OK) {
+            if (!job.ok[s]) {
                 score -= 2000; /* diverged */
                 gsum -= 1;     /* as a train far below chance */
                 continue;
             }
+            double g = job.g[s];
             gsum += g;
             score += 1000 * g;
             if (g >= 0.9) (*nmatch)++;
             continue;
         }
-        nm_regime r;
-        const float *start = xs_start ? xs_start : d->xs[s];
-        if (map_free_regime(m, o, d->ps[s], start, &r, v, nwin) != NM_OK) {
+        const nm_regime r = job.r[s];
+        if (!job.ok[s]) {
             score -= 2000; /* diverged: worse than any wrong regime */
             continue;
         }
@@ -528,7 +589,10 @@ static double map_select_score(const nm_map *m, const nm_map_opts *o, const map_
         else
             score -= 200;
     }
-    free(v);
+    free(job.r);
+    free(job.g);
+    free(job.ok);
+    free(pv);
     if (ng) *gamma_mean = gsum / (double)ng;
     return score;
 }
@@ -1059,6 +1123,7 @@ nm_status nm_map_train(const nm_map_series *series, size_t nseries, size_t D, co
         jobs[r].D = D;
         jobs[r].o = *opts;
         jobs[r].o.seed = opts->seed + r;
+        jobs[r].o.threads = 1; /* the members are the threads: no pools inside them */
         /* Only member 0 reports progress: lines from several threads would interleave. */
         if (r) jobs[r].o.progress = NULL;
     }
