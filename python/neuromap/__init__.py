@@ -13,7 +13,7 @@ Submodules (each standalone; import the one you need):
 * ``neuromap.cells``     -- ``LearnedCell``, ``LearnedSectionCell`` and
   ``SRKCell`` with one interface (docs/neuron.md);
 * ``neuromap.pipeline``  -- the pipeline as library calls: ``simulate``,
-  ``train`` and ``compare`` (also importable from ``neuromap`` itself,
+  ``train``, ``compare`` and ``distill`` (also importable from ``neuromap`` itself,
   loaded on first use; docs/python.md);
 * ``neuromap.record``    -- record any NEURON section under constant IClamp
   amplitudes into ``t_ms,V_mV`` CSV files for ``neuromap train``
@@ -26,11 +26,11 @@ matplotlib nor NEURON.
 
 __version__ = "0.1.0"
 
-# neuromap.simulate / train / compare (and the classes they return) come
+# neuromap.simulate / train / compare / distill (and the classes they return) come
 # from neuromap.pipeline, imported on first use (PEP 562) so that
 # `import neuromap` stays light.
-_PIPELINE = ("simulate", "train", "compare", "Progress", "CompareResult", "ComparePoint",
-             "CompareMetric", "NeuromapError", "LearnedModel")
+_PIPELINE = ("simulate", "train", "compare", "distill", "Progress", "CompareResult",
+             "ComparePoint", "CompareMetric", "DistillResult", "NeuromapError", "LearnedModel")
 __all__ = list(_PIPELINE)
 
 

@@ -1,10 +1,11 @@
-"""The pipeline as library calls: simulate, train and compare from Python.
+"""The pipeline as library calls: simulate, train, compare and distill from Python.
 
 Every computation is libneuromap's (ctypes over ``runtime.library()``):
 ``simulate`` is ``nm_simulate``, ``train`` is ``nm_autoset`` + ``nm_learn``
 with the options mapped exactly as ``neuromap train`` maps its flags (same
 data and seed, same model file), and ``compare`` is ``nm_compare``, the
-computation behind ``neuromap compare``.  Nothing is re-implemented here.
+computation behind ``neuromap compare``, and ``distill`` is ``nm_learned_distill``, what
+``neuromap distill`` runs.  Nothing is re-implemented here.
 
     from neuromap import simulate, train, compare
     series = []
@@ -14,6 +15,7 @@ computation behind ``neuromap compare``.  Nothing is re-implemented here.
     model = train(series, out="m.nmap", seed=1)     # a runtime.LearnedModel
     res = compare(model, truth="srk", p_min=-46, p_max=-30, p_step=2)
     print(res.agreement, [pt.learned for pt in res.points])
+    lean = distill(model, out="m_lean.nmap")         # .model, .macs, ...
 
 Series are ``(v, p)`` or ``(v, p, dt_ms)``; ``v`` may be a numpy array, a
 list or a NEURON ``h.Vector`` (anything with ``.to_python()`` or the buffer
@@ -33,6 +35,7 @@ import collections
 import ctypes
 import dataclasses
 import math
+import operator
 import os
 import sys
 import tempfile
@@ -43,8 +46,8 @@ import numpy as np
 from . import runtime
 from .runtime import LearnedModel, NeuromapError
 
-__all__ = ["simulate", "train", "compare", "Progress", "CompareResult", "ComparePoint",
-           "CompareMetric", "check_layouts", "STRUCTS"]
+__all__ = ["simulate", "train", "compare", "distill", "Progress", "CompareResult", "ComparePoint",
+           "CompareMetric", "DistillResult", "check_layouts", "STRUCTS"]
 
 _c_int, _c_uint, _c_dbl, _c_size, _c_u64 = (ctypes.c_int, ctypes.c_uint, ctypes.c_double,
                                             ctypes.c_size_t, ctypes.c_uint64)
@@ -192,10 +195,28 @@ class CompareResultC(ctypes.Structure):
                 ("truth_seconds", _c_dbl), ("learned_seconds", _c_dbl)]
 
 
+class DistillOpts(ctypes.Structure):
+    _c_name_ = "nm_distill_opts"
+    _fields_ = [("map_hidden", _c_size * 4), ("map_nhidden", _c_size), ("np", _c_size),
+                ("p_min", _c_dbl), ("p_max", _c_dbl), ("p_extend", _c_dbl), ("duration_ms", _c_dbl),
+                ("rollout_iters", _c_size), ("vhead", _c_int), ("vhead_hidden", _c_size * 4),
+                ("vhead_nhidden", _c_size), ("input_protocols", _c_size), ("input_tau_ms", _c_dbl),
+                ("threads", _c_int), ("seed", _c_u64), ("command", _c_str),
+                ("progress", PROGRESS_FN), ("progress_ctx", _c_void)]
+
+
+class DistillReport(ctypes.Structure):
+    _c_name_ = "nm_distill_report"
+    _fields_ = [("nruns", _c_size), ("ndiverged", _c_size), ("ntrain", _c_size),
+                ("select_matches", _c_int), ("select_gamma", _c_dbl), ("start_matches", _c_size),
+                ("vhead_rms_mv", _c_dbl), ("vhead_max_mv", _c_dbl), ("macs", _c_size),
+                ("teacher_macs", _c_size)]
+
+
 # Every mirrored struct (the layout test walks this list).
 STRUCTS = [Series, SimOpts, Regime, RegimeOpts, TrainProgress, VaeOpts, AutosetOpts,
            AutosetResult, LearnOpts, CompareOpts, ComparePointC, CompareTransition,
-           CompareOffset, CompareMetricC, CompareResultC]
+           CompareOffset, CompareMetricC, CompareResultC, DistillOpts, DistillReport]
 
 _SERIES_P = ctypes.POINTER(Series)
 
@@ -248,6 +269,9 @@ def _lib():
             "nm_compare_opts_default": (None, [P(CompareOpts)]),
             "nm_compare": (_c_int, [_c_void, _c_void, P(CompareOpts), P(P(CompareResultC))]),
             "nm_compare_result_free": (None, [P(CompareResultC)]),
+            "nm_distill_opts_default": (None, [P(DistillOpts)]),
+            "nm_learned_distill": (_c_int, [_c_void, P(DistillOpts), P(_c_void), P(DistillReport)]),
+            "nm_learned_step_macs": (_c_size, [_c_void]),
         }
         for name, (res, args) in sig.items():
             fn = getattr(lib, name)
@@ -285,8 +309,8 @@ def _fail(status, msg, what=None):
 Progress = collections.namedtuple("Progress", "stage epoch epochs loss val_loss recon kl seconds")
 Progress.__doc__ = """One progress report of the library (nm_train_progress): the stage
 ("vae", "map one-step", "map rollout 10", "compare truth", "compare learned",
-"compare metrics"), epoch (or grid points done) of epochs, the losses (0 for
-compare), and the seconds since the stage began."""
+"compare metrics", "teacher runs"), epoch (or grid points / teacher runs done) of epochs, the losses (0 for
+compare and teacher runs), and the seconds since the stage began."""
 
 
 class _Printer:
@@ -993,3 +1017,138 @@ def _result(lib, r):
                          min_repeats=ro.min_repeats, min_spikes=int(ro.min_spikes)),
         run_steps=int(r.run_steps), stsp_tau_steps=int(r.stsp_tau_steps),
         truth_seconds=r.truth_seconds, learned_seconds=r.learned_seconds)
+
+
+# ---- distill ----------------------------------------------------------------------------
+
+DistillResult = collections.namedtuple(
+    "DistillResult", "model runs diverged train_runs select_matches select_gamma start_matches "
+    "vhead_rms_mv vhead_max_mv macs teacher_macs")
+DistillResult.__doc__ = """What distill() returns: the lean model (a runtime.LearnedModel, as
+train returns) and nm_distill_report: teacher runs used (runs), left out
+because they diverged (diverged), of them at training p (train_runs); the
+grid p whose regime the kept checkpoint matched (select_matches; input
+models: driven runs with Gamma >= 0.9) and the mean Gamma of its driven runs
+(select_gamma, NaN without input); training p reached from the stored start
+state (start_matches); the V head against the teacher's decoder on held-out
+states (vhead_rms_mv, vhead_max_mv; 0 without a head); multiply-adds of one
+step plus V decode, lean (macs) and teacher (teacher_macs)."""
+
+
+def _count(val, what, lo=0):
+    """An integer >= lo (ctypes would wrap a negative size_t silently)."""
+    if isinstance(val, bool):
+        raise TypeError("distill: %s must be an integer (got %r)" % (what, val))
+    try:
+        n = operator.index(val)
+    except TypeError:
+        raise TypeError("distill: %s must be an integer (got %r)" % (what, val)) from None
+    if n < lo:
+        raise ValueError("distill: %s must be >= %d (got %d)" % (what, lo, n))
+    return n
+
+
+def _widths(val, what):
+    vals = [val] if np.isscalar(val) else list(val)
+    if not 1 <= len(vals) <= 4:
+        raise ValueError("distill: %s: expected 1..4 hidden widths, got %r" % (what, val))
+    return [_count(x, "%s[%d]" % (what, i), 1) for i, x in enumerate(vals)]
+
+
+def distill(model, out=None, map_hidden=(96, 96), np=89, p_min=None, p_max=None, p_extend=0.5,
+            duration_ms=40000, rollout_iters=8000, vhead=True, vhead_hidden=(32, 32),
+            input_protocols=4, input_tau_ms=3.0, seed=1, threads=0, progress=True, command=None):
+    """A lean copy of a trained model (nm_learned_distill, what ``neuromap
+    distill`` computes): one map of widths map_hidden trained on free runs of
+    the teacher at np values of p (the training range widened by p_extend of
+    its width on each side, or p_min .. p_max, both or neither), duration_ms
+    each, rollout_iters rollout iterations; with vhead a small V head
+    (vhead_hidden) fitted to the teacher's decoder.  A model with an input
+    channel is run at its training p under input_protocols Ornstein-Uhlenbeck
+    inputs of time constant input_tau_ms instead (np and the p range are not
+    used).  The defaults are the library's (nm_distill_opts_default) and the
+    command's; threads 0 uses all cores; the same seed and threads give the
+    same model.  command is stored as meta.command (the command stores its
+    command line; None: none).
+
+    model: a runtime.LearnedModel (what train returns) or a model file.
+    Returns a DistillResult: .model is the lean runtime.LearnedModel (usable
+    by compare, LearnedCell, ...), the other fields the report.  Writes the
+    lean model to ``out`` (atomically) if given.  Progress as train's.
+    Unless OPENBLAS_NUM_THREADS is set, OpenBLAS is set to one thread per
+    product, as the command does."""
+    n_p = np  # the argument shadows numpy here
+    lib = _lib()
+    o = DistillOpts()
+    lib.nm_distill_opts_default(ctypes.byref(o))
+    h = _widths(map_hidden, "map_hidden")
+    o.map_hidden[:len(h)] = h
+    o.map_nhidden = len(h)
+    o.np = _count(n_p, "np")
+    if (p_min is None) != (p_max is None):
+        raise ValueError("distill: give both p_min and p_max, or neither (got p_min=%r, p_max=%r)"
+                         % (p_min, p_max))
+    if p_min is not None:
+        o.p_min, o.p_max = float(p_min), float(p_max)
+        if not o.p_min < o.p_max:
+            raise ValueError("distill: p_min (%g) is not below p_max (%g)" % (o.p_min, o.p_max))
+    o.p_extend = float(p_extend)
+    o.duration_ms = float(duration_ms)
+    o.rollout_iters = _count(rollout_iters, "rollout_iters")
+    o.vhead = 1 if vhead else 0
+    h = _widths(vhead_hidden, "vhead_hidden")
+    o.vhead_hidden[:len(h)] = h
+    o.vhead_nhidden = len(h)
+    o.input_protocols = _count(input_protocols, "input_protocols")
+    o.input_tau_ms = float(input_tau_ms)
+    o.threads = _count(threads, "threads")
+    o.seed = _count(seed, "seed")
+    cmd = None
+    if command is not None:
+        cmd = str(command).encode()
+        o.command = cmd
+    if not os.environ.get("OPENBLAS_NUM_THREADS"):
+        lib.nm_set_blas_threads(1)
+    call = _Call(progress)
+    o.progress = call.cfunc
+    owned = None
+    if not isinstance(model, LearnedModel):
+        if not isinstance(model, (str, bytes, os.PathLike)):
+            raise TypeError("distill: model must be a runtime.LearnedModel or a model file "
+                            "(got %r)" % (model,))
+        owned = model = LearnedModel(model)
+    say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress is True else (lambda m: None)
+    lean = _c_void()
+    rep = DistillReport()
+    tmpdir = None
+    try:
+        teacher = model._live()
+        st, msg = call.run(lambda: lib.nm_learned_distill(teacher, ctypes.byref(o),
+                                                          ctypes.byref(lean), ctypes.byref(rep)))
+        if st:
+            _fail(st, msg)
+        path = os.fspath(out) if out is not None else None
+        if path is None:
+            tmpdir = tempfile.mkdtemp(prefix="neuromap-distill-")
+            path = os.path.join(tmpdir, "model.nmap")
+        st = lib.nm_learned_save(lean, path.encode())
+        if st:
+            _fail(st, runtime.last_error())
+        learned = LearnedModel(path)
+        if out is None:
+            learned.path = "(distilled in memory)"
+        elif progress is True:
+            say("wrote %s" % path)
+        return DistillResult(model=learned, runs=int(rep.nruns), diverged=int(rep.ndiverged),
+                             train_runs=int(rep.ntrain), select_matches=int(rep.select_matches),
+                             select_gamma=rep.select_gamma, start_matches=int(rep.start_matches),
+                             vhead_rms_mv=rep.vhead_rms_mv, vhead_max_mv=rep.vhead_max_mv,
+                             macs=int(rep.macs), teacher_macs=int(rep.teacher_macs))
+    finally:
+        lib.nm_learned_free(lean)
+        if owned is not None:
+            owned.close()
+        if tmpdir:
+            for f in os.listdir(tmpdir):
+                os.unlink(os.path.join(tmpdir, f))
+            os.rmdir(tmpdir)

@@ -20,7 +20,8 @@ static const struct {
     NM_ABI_ENTRY(nm_learned_sweep_opts), NM_ABI_ENTRY(nm_compare_opts),
     NM_ABI_ENTRY(nm_compare_point),   NM_ABI_ENTRY(nm_compare_transition),
     NM_ABI_ENTRY(nm_compare_offset),  NM_ABI_ENTRY(nm_compare_metric),
-    NM_ABI_ENTRY(nm_compare_result),
+    NM_ABI_ENTRY(nm_compare_result),  NM_ABI_ENTRY(nm_distill_opts),
+    NM_ABI_ENTRY(nm_distill_report),
 };
 
 size_t nm_abi_sizeof(const char *type_name)

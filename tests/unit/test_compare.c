@@ -406,6 +406,8 @@ static void test_abi_sizeof(void)
     CHECK(nm_abi_sizeof("nm_compare_result") == sizeof(nm_compare_result));
     CHECK(nm_abi_sizeof("nm_learn_opts") == sizeof(nm_learn_opts));
     CHECK(nm_abi_sizeof("nm_series") == sizeof(nm_series));
+    CHECK(nm_abi_sizeof("nm_distill_opts") == sizeof(nm_distill_opts));
+    CHECK(nm_abi_sizeof("nm_distill_report") == sizeof(nm_distill_report));
     CHECK(nm_abi_sizeof("nm_no_such_type") == 0);
     CHECK(nm_abi_sizeof(NULL) == 0);
 }
