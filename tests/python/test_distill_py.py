@@ -15,7 +15,7 @@ Usage: test_distill_py.py SCRATCH_DIR --lib LIBNEUROMAP.so
 * the lean file loads in runtime.LearnedModel and runs (finite V), has a V head
   and the 16-16 map; the report is sane (runs >= 1, macs < teacher_macs,
   V head error >= 0); compare() takes the lean model; progress reaches a
-  callable ("teacher runs" stage);
+  callable ("teacher runs" stage); a callable returning True and Ctrl-C stop it;
 * bad arguments raise with messages naming them.
 Exit status 0 when every check passes.
 """
@@ -23,8 +23,10 @@ Exit status 0 when every check passes.
 import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -167,6 +169,25 @@ def main():
     # compare takes the lean model
     cr = compare(m, truth="srk", p=[-38], duration_ms=20000, transient_ms=10000, bound_steps=8000)
     check(len(cr.points) == 1 and cr.points[0].learned != "", "compare on the lean model")
+
+    # ---- stopping: a callable returning True, and Ctrl-C (the defaults take ~18 s here)
+    raises(NeuromapError, "stopped by the progress callback", distill, "teacher.nmap",
+           out="stopped.nmap", progress=lambda pr: pr.stage == "teacher runs", **SMALL_KW)
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t0 = time.time()
+    timer.start()
+    try:
+        distill("teacher.nmap", out="stopped.nmap", progress=False, map_hidden=(16, 16),
+                vhead_hidden=(8, 8), threads=1)
+        check(False, "Ctrl-C did not stop distill")
+    except KeyboardInterrupt:
+        dt = time.time() - t0
+        check(dt < 10, "distill stopped %.1f s after the start (Ctrl-C after 1 s)" % dt)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, old)
+    check(not os.path.exists("stopped.nmap"), "a stopped distill wrote its output")
 
     # ---- bad arguments
     raises(NeuromapError, "np = 1 is not in 2..1000", distill, "teacher.nmap", out="bad.nmap",
