@@ -642,7 +642,6 @@ def train(series, out=None, seed=1, progress=True, **options):
     arr = (_SERIES_P * len(items))()
     model = _c_void()
     res = AutosetResult()
-    tmpdir = None
     try:
         if opt("vae") is not None:
             vae = _load_vae(lib, opt("vae"))
@@ -658,19 +657,7 @@ def train(series, out=None, seed=1, progress=True, **options):
                                                 ctypes.byref(model)))
         if st:
             _fail(st, msg)
-        path = os.fspath(out) if out is not None else None
-        if path is None:
-            tmpdir = tempfile.mkdtemp(prefix="neuromap-train-")
-            path = os.path.join(tmpdir, "model.nmap")
-        st = lib.nm_learned_save(model, path.encode())
-        if st:
-            _fail(st, runtime.last_error())
-        learned = LearnedModel(path)
-        if out is None:
-            learned.path = "(trained in memory)"
-        elif progress is True:
-            say("wrote %s" % path)
-        return learned
+        return _save_learned(lib, model, out, "trained", say)
     finally:
         for i in range(len(items)):
             if arr[i]:
@@ -678,6 +665,29 @@ def train(series, out=None, seed=1, progress=True, **options):
         lib.nm_learned_free(model)
         if vae:
             lib.nm_vae_free(vae)
+
+
+def _save_learned(lib, model, out, how, say):
+    """The runtime.LearnedModel of a library nm_learned: written to out
+    (atomically, nm_learned_save) and loaded from there, or, without out,
+    through a temporary file (path "(HOW in memory)")."""
+    tmpdir = None
+    try:
+        if out is None:
+            tmpdir = tempfile.mkdtemp(prefix="neuromap-%s-" % how)
+            path = os.path.join(tmpdir, "model.nmap")
+        else:
+            path = os.fspath(out)
+        st = lib.nm_learned_save(model, path.encode())
+        if st:
+            _fail(st, runtime.last_error())
+        learned = LearnedModel(path)
+        if out is None:
+            learned.path = "(%s in memory)" % how
+        else:
+            say("wrote %s" % path)
+        return learned
+    finally:
         if tmpdir:
             for f in os.listdir(tmpdir):
                 os.unlink(os.path.join(tmpdir, f))
@@ -1117,28 +1127,17 @@ def distill(model, out=None, map_hidden=(96, 96), np=89, p_min=None, p_max=None,
             raise TypeError("distill: model must be a runtime.LearnedModel or a model file "
                             "(got %r)" % (model,))
         owned = model = LearnedModel(model)
-    say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress is True else (lambda m: None)
+    say = ((lambda msg: print(msg, file=sys.stderr, flush=True)) if progress is True
+           else (lambda m: None))
     lean = _c_void()
     rep = DistillReport()
-    tmpdir = None
     try:
         teacher = model._live()
         st, msg = call.run(lambda: lib.nm_learned_distill(teacher, ctypes.byref(o),
                                                           ctypes.byref(lean), ctypes.byref(rep)))
         if st:
             _fail(st, msg)
-        path = os.fspath(out) if out is not None else None
-        if path is None:
-            tmpdir = tempfile.mkdtemp(prefix="neuromap-distill-")
-            path = os.path.join(tmpdir, "model.nmap")
-        st = lib.nm_learned_save(lean, path.encode())
-        if st:
-            _fail(st, runtime.last_error())
-        learned = LearnedModel(path)
-        if out is None:
-            learned.path = "(distilled in memory)"
-        elif progress is True:
-            say("wrote %s" % path)
+        learned = _save_learned(lib, lean, out, "distilled", say)
         return DistillResult(model=learned, runs=int(rep.nruns), diverged=int(rep.ndiverged),
                              train_runs=int(rep.ntrain), select_matches=int(rep.select_matches),
                              select_gamma=rep.select_gamma, start_matches=int(rep.start_matches),
@@ -1148,7 +1147,3 @@ def distill(model, out=None, map_hidden=(96, 96), np=89, p_min=None, p_max=None,
         lib.nm_learned_free(lean)
         if owned is not None:
             owned.close()
-        if tmpdir:
-            for f in os.listdir(tmpdir):
-                os.unlink(os.path.join(tmpdir, f))
-            os.rmdir(tmpdir)

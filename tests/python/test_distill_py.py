@@ -112,7 +112,8 @@ def main():
     check(r.returncode == 0, "neuromap distill: %s" % r.stderr)
     t2 = time.time()
     reports = []
-    res = distill(teacher, out="py.nmap", progress=reports.append, command=" ".join(args), **SMALL_KW)
+    res = distill(teacher, out="py.nmap", progress=reports.append, command=" ".join(args),
+                  **SMALL_KW)
     t3 = time.time()
     print("distill: command %.1f s, python %.1f s" % (t2 - t1, t3 - t2))
     a, b = open("cli.nmap", "rb").read(), open("py.nmap", "rb").read()
@@ -125,10 +126,11 @@ def main():
     # the result: the lean model and the report
     check(isinstance(res, pl.DistillResult), "distill returns a DistillResult")
     m = res.model
-    check(isinstance(m, LearnedModel) and m.path == "py.nmap", "res.model is the file's LearnedModel")
+    check(isinstance(m, LearnedModel) and m.path == "py.nmap",
+          "res.model is the file's LearnedModel")
     v, x = m.run(-38, 400)
     check(v.shape == (400,) and np.all(np.isfinite(v)), "the lean model runs (finite V)")
-    check(res.runs >= 1 and res.diverged <= res.runs + res.diverged and res.train_runs >= 1,
+    check(res.runs >= 1 and res.train_runs >= 1 and res.diverged >= 0,
           "report runs: %d used, %d diverged, %d at training p" % (res.runs, res.diverged,
                                                                    res.train_runs))
     check(0 < res.macs < res.teacher_macs, "macs %d not below the teacher's %d"
@@ -196,8 +198,8 @@ def main():
            **dict(SMALL_KW, np=-1))
     raises(TypeError, "np must be an integer", distill, "teacher.nmap", progress=False,
            **dict(SMALL_KW, np=5.5))
-    raises(ValueError, "map_hidden[0] must be >= 1 (got 0)", distill, "teacher.nmap", progress=False,
-           **dict(SMALL_KW, map_hidden=(0,)))
+    raises(ValueError, "map_hidden[0] must be >= 1 (got 0)", distill, "teacher.nmap",
+           progress=False, **dict(SMALL_KW, map_hidden=(0,)))
     raises(ValueError, "map_hidden: expected 1..4 hidden widths", distill, "teacher.nmap",
            progress=False, **dict(SMALL_KW, map_hidden=(8, 8, 8, 8, 8)))
     raises(ValueError, "vhead_hidden[1] must be >= 1", distill, "teacher.nmap", progress=False,
