@@ -33,6 +33,8 @@ grep -Eq '^V head against the teacher.s decoder on held-out states: rms [0-9.e-]
 info="$("$nm" info lean.nmap)" || fail "info refuses the lean model: $info"
 grep -Eq 'map.members +i32 +1 +1$' <<<"$info" || fail "info: map.members is not 1"
 grep -q 'vhead.params' <<<"$info" || fail "info: no vhead.params"
+grep -Eq '^V head: 3-12-12-1 \(tanh,tanh,identity; replaces the decoder at run time; fitted rms [0-9.e-]+ mV, max [0-9.e-]+ mV\)$' \
+  <<<"$info" || fail "info: no 'V head: 3-12-12-1 (...)' line"
 grep -q 'distill.teacher_command.*train --series' <<<"$info" || fail "info: no distill.teacher_command"
 expect_ok "$nm" run lean.nmap --p -36 --duration 5000 --out run.csv
 [ "$(wc -l < run.csv)" -gt 900 ] || fail "run wrote $(wc -l < run.csv) lines"
