@@ -908,7 +908,9 @@ typedef struct nm_distill_opts {
     size_t np;                  /* p values on the grid (default 89, 2..1000) */
     double p_min, p_max;        /* NaN, NaN: the training range widened by p_extend */
     double p_extend;            /* default 0.5 (of the range's width, each side) */
-    double duration_ms;         /* each teacher run (default 40000) */
+    double duration_ms;         /* each teacher run (NaN, the default: the teacher's
+                                   shortest training series, at most 40000 ms;
+                                   40000 ms for a model with an input channel) */
     size_t rollout_iters;       /* the student's rollout stage (default 8000) */
     int vhead;                  /* 1 (default): fit a V head */
     size_t vhead_hidden[4];     /* its hidden widths (default 32, 32) */

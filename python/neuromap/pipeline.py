@@ -1066,13 +1066,14 @@ def _widths(val, what):
 
 
 def distill(model, out=None, map_hidden=(96, 96), np=89, p_min=None, p_max=None, p_extend=0.5,
-            duration_ms=40000, rollout_iters=8000, vhead=True, vhead_hidden=(32, 32),
+            duration_ms=None, rollout_iters=8000, vhead=True, vhead_hidden=(32, 32),
             input_protocols=4, input_tau_ms=3.0, seed=1, threads=0, progress=True, command=None):
     """A lean copy of a trained model (nm_learned_distill, what ``neuromap
     distill`` computes): one map of widths map_hidden trained on free runs of
     the teacher at np values of p (the training range widened by p_extend of
     its width on each side, or p_min .. p_max, both or neither), duration_ms
-    each, rollout_iters rollout iterations; with vhead a small V head
+    each (None: the teacher's shortest training series, at most 40000 ms),
+    rollout_iters rollout iterations; with vhead a small V head
     (vhead_hidden) fitted to the teacher's decoder.  A model with an input
     channel is run at its training p under input_protocols Ornstein-Uhlenbeck
     inputs of time constant input_tau_ms instead (np and the p range are not
@@ -1103,7 +1104,8 @@ def distill(model, out=None, map_hidden=(96, 96), np=89, p_min=None, p_max=None,
         if not o.p_min < o.p_max:
             raise ValueError("distill: p_min (%g) is not below p_max (%g)" % (o.p_min, o.p_max))
     o.p_extend = float(p_extend)
-    o.duration_ms = float(duration_ms)
+    if duration_ms is not None:
+        o.duration_ms = float(duration_ms)
     o.rollout_iters = _count(rollout_iters, "rollout_iters")
     o.vhead = 1 if vhead else 0
     h = _widths(vhead_hidden, "vhead_hidden")

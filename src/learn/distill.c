@@ -48,7 +48,7 @@ void nm_distill_opts_default(nm_distill_opts *o)
     o->p_min = NAN;
     o->p_max = NAN;
     o->p_extend = 0.5;
-    o->duration_ms = 40000;
+    o->duration_ms = NAN; /* distill_duration_ms */
     o->rollout_iters = 8000;
     o->vhead = 1;
     o->vhead_nhidden = 2;
@@ -57,6 +57,26 @@ void nm_distill_opts_default(nm_distill_opts *o)
     o->input_protocols = 4;
     o->input_tau_ms = 3;
     o->seed = 1;
+}
+
+/* Length of each teacher run: as given, else the teacher's shortest
+ * training series (meta.train_min_span_ms: the time scale its regimes were
+ * seen on), at most DISTILL_MAX_AUTO_MS and at least 100 map steps.  SRK's
+ * 200 s series give 40 s (89 runs of 8,000 steps); Morris-Lecar's 10 s at
+ * 0.5 ms give 10 s (20,000 steps), not 80,000 steps a run.  A model with an
+ * input channel gets DISTILL_MAX_AUTO_MS: its few runs (one per protocol)
+ * are where the input's variety comes from. */
+#define DISTILL_MAX_AUTO_MS 40000.0
+static double distill_duration_ms(const nm_learned *t, const nm_distill_opts *o)
+{
+    if (!isnan(o->duration_ms)) return o->duration_ms;
+    if (nm_learned_has_input(t)) return fmax(DISTILL_MAX_AUTO_MS, 100 * nm_learned_dt_ms(t));
+    double span = DISTILL_MAX_AUTO_MS, dt = nm_learned_dt_ms(t);
+    const nm_mf *mf = nm_learned_mf(t);
+    if (nm_mf_has(mf, "meta.train_min_span_ms") && !nm_mf_get_scalar_f64(mf, "meta.train_min_span_ms", &span) &&
+        !(span > 0))
+        span = DISTILL_MAX_AUTO_MS;
+    return fmax(fmin(span, DISTILL_MAX_AUTO_MS), 100 * dt);
 }
 
 static nm_status check_opts(const nm_learned *t, const nm_distill_opts *o)
@@ -76,7 +96,7 @@ static nm_status check_opts(const nm_learned *t, const nm_distill_opts *o)
         return nm_fail(NM_EINVAL, "distill: the p range %g .. %g is not an increasing finite range", o->p_min,
                        o->p_max);
     double dt = nm_learned_dt_ms(t);
-    if (!(o->duration_ms >= 100 * dt && o->duration_ms <= 1e7))
+    if (!isnan(o->duration_ms) && !(o->duration_ms >= 100 * dt && o->duration_ms <= 1e7))
         return nm_fail(NM_EINVAL, "distill: duration %g ms is not in %g (100 map steps) .. 1e7 ms", o->duration_ms,
                        100 * dt);
     if (o->rollout_iters < 1 || o->rollout_iters > 10000000)
@@ -215,7 +235,7 @@ nm_status nm_learned_distill(const nm_learned *t, const nm_distill_opts *opts, n
     const nm_mf *tmf = nm_learned_mf(t);
     size_t D = nm_learned_dim(t);
     double dt = nm_learned_dt_ms(t);
-    size_t T = (size_t)llround(opts->duration_ms / dt);
+    size_t T = (size_t)llround(distill_duration_ms(t, opts) / dt);
     nm_distill_report rep;
     memset(&rep, 0, sizeof rep);
 

@@ -188,6 +188,24 @@ static void test_deterministic(void)
     nm_learned_free(c);
 }
 
+/* Default duration: the teacher's shortest training series (30 s here),
+ * at most 40 s. */
+static void test_auto_duration(void)
+{
+    nm_distill_opts o;
+    small_distill(&o, 2);
+    o.duration_ms = NAN;
+    nm_learned *lean = NULL;
+    CHECK_OK(nm_learned_distill(teacher, &o, &lean, NULL));
+    if (!lean) return;
+    double span = 0, dur = 0;
+    CHECK_OK(nm_mf_get_scalar_f64(nm_learned_mf(teacher), "meta.train_min_span_ms", &span));
+    CHECK_OK(nm_mf_get_scalar_f64(nm_learned_mf(lean), "distill.duration_ms", &dur));
+    CHECK_MSG(span > 20000 && span < 40000, "teacher's shortest series %g ms", span);
+    CHECK_CLOSE(dur, span, 0, nm_learned_dt_ms(teacher));
+    nm_learned_free(lean);
+}
+
 static void expect_einval(const nm_distill_opts *o, const char *what, const char *needle)
 {
     nm_learned *out = (nm_learned *)1;
@@ -296,6 +314,7 @@ int main(void)
     NM_RUN(test_result_is_a_lean_model);
     NM_RUN(test_student_follows_teacher);
     NM_RUN(test_deterministic);
+    NM_RUN(test_auto_duration);
     NM_RUN(test_bad_options);
     NM_RUN(test_input_teacher);
     nm_learned_free(teacher);
