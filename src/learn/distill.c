@@ -13,15 +13,20 @@
  *      teacher where it extrapolates, which is where the method's interest
  *      lies), each run recorded from its first state: the transient from the
  *      start state is part of what a cell shows;
- *   2. those latent trajectories, with the teacher's decoded V, are the
+ *      (a model with an input channel: at its training p, under
+ *      Ornstein-Uhlenbeck inputs spanning its trained input range);
+ *   2. a V head is fitted to the teacher's decoder on the visited states
+ *      (vhead.c) and stored as vhead.*; the runtime then decodes with it,
+ *      and so do the student's checkpoint runs below;
+ *   3. those latent trajectories, with the teacher's decoded V, are the
  *      training series of one map (nm_map_train: one-step teacher forcing,
  *      rollouts, checkpoints selected by the regimes of free runs at every
- *      grid p, against the teacher's regimes there);
- *   3. a V head is fitted to the teacher's decoder on the visited states
- *      (vhead.c) and stored as vhead.*; the runtime then decodes with it;
+ *      grid p against the teacher's regimes there, read after the transient;
+ *      driven runs and Gamma for an input channel);
  *   4. the start state is chosen among the training-p runs as `train` does.
  * The result is a complete model file: the teacher's autoencoder and
- * metadata, the student map, the head, meta.distill_* saying how it was made. */
+ * metadata, the student map, the head, distill.* entries saying how it was
+ * made.  Measured: docs/map.md "Distillation". */
 #include "internal.h"
 #include "learn/batch.h"
 #include "learn/map.h"
