@@ -43,13 +43,6 @@ static double median(double *v, size_t n)
 
 /* Multiply-adds of one application of a network, and the sgemm time of its
  * layers for n rows (seconds, best of 3 calls). */
-static double mlp_macs(const nm_mlp *net)
-{
-    double s = 0;
-    for (size_t l = 0; l < net->nlayers; l++) s += (double)net->layer[l].in * (double)net->layer[l].out;
-    return s;
-}
-
 static double mlp_sgemm_s(const nm_mlp *net, size_t n, float *a, float *c)
 {
     double t = 0;
@@ -130,8 +123,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < nmem; i++) tg += mlp_sgemm_s(map->nmembers > 1 ? map->members[i] : map->net, n, a, c);
         tf[r] = tg / (double)n;
     }
-    double macs = mlp_macs(dec);
-    for (size_t i = 0; i < nmem; i++) macs += mlp_macs(map->nmembers > 1 ? map->members[i] : map->net);
+    double macs = (double)nm_learned_step_macs(m);
     double mb = median(tb, reps), mu = median(tu, reps), mf = median(tf, reps);
     if (machine) {
         printf("cells %zu\nmacs %.0f\nbatched_us %.4f\nunbatched_us %.4f\nfloor_us %.4f\nsgemm_gflops %.2f\n", n,

@@ -99,6 +99,9 @@ typedef struct cli_progress_state {
 } cli_progress_state;
 int cli_progress(const nm_train_progress *p, void *ctx);
 
+/* Monotonic wall time in seconds (for "trained in X s" lines). */
+double cli_now_s(void);
+
 /* The command line joined with spaces (malloc'ed): stored in model files. */
 char *cli_join_args(int argc, char **argv);
 

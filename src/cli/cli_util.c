@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -227,6 +228,13 @@ int cli_progress(const nm_train_progress *p, void *ctx)
     if (p->recon != 0 || p->kl != 0) fprintf(stderr, " recon %-9.4g kl %-9.4g", p->recon, p->kl);
     fprintf(stderr, " %6.1fs  ETA %5.1fs\n", p->seconds, eta);
     return 0;
+}
+
+double cli_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 char *cli_join_args(int argc, char **argv)

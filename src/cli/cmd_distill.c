@@ -53,13 +53,6 @@ static void distill_help(void)
            "  neuromap compare out/srk_lean.nmap --truth srk --p-min -46 --p-max -30 --p-step 0.25\n");
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* "4-96-96-3 x 1" style shape of the networks, from the model file. */
 static void shape(const nm_mf *mf, const char *name, char *buf, size_t cap)
 {
@@ -194,7 +187,7 @@ int cmd_distill(int argc, char **argv)
     o.command = command;
     o.progress = cli_progress;
     o.progress_ctx = &prog;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     nm_distill_report rep;
     st = nm_learned_distill(t, &o, &lean, &rep);
     if (!st) st = nm_learned_save(lean, out);
@@ -225,10 +218,10 @@ int cmd_distill(int argc, char **argv)
         if (nm_learned_has_input(t))
             fprintf(stderr, "distilled in %.1f s: %zu teacher runs under fluctuating input (%zu protocols, tau %g ms) "
                             "at the training p (%zu diverged, left out)\n",
-                    now_s() - t0, rep.nruns, o.input_protocols, o.input_tau_ms, rep.ndiverged);
+                    cli_now_s() - t0, rep.nruns, o.input_protocols, o.input_tau_ms, rep.ndiverged);
         else
             fprintf(stderr, "distilled in %.1f s: teacher runs at %zu p in %g .. %g (%zu diverged, left out)\n",
-                    now_s() - t0, rep.nruns, pr[0], pr[1], rep.ndiverged);
+                    cli_now_s() - t0, rep.nruns, pr[0], pr[1], rep.ndiverged);
         fprintf(stderr, "teacher: %d map%s %s + V decoder %s: %zu multiply-adds a step\n", (int)tmem,
                 tmem > 1 ? "s" : "", tmap, tdec, rep.teacher_macs);
         fprintf(stderr, "lean:    1 map %s + %s: %zu multiply-adds a step (%.1fx fewer)\n", lmap, head, rep.macs,

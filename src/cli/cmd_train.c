@@ -83,13 +83,6 @@ static void train_help(void)
            "    --out srk.nmap\n");
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Settings chosen from the data (nm_autoset, docs/settings.md) for what the
  * flags did not set; prints "auto: ..." lines, resamples the series in
  * place and records the choices in lo (lo->autoset = res).  Returns an exit
@@ -373,7 +366,7 @@ int cmd_train(int argc, char **argv)
     lo.command = command;
     lo.progress = cli_progress;
     lo.progress_ctx = &prog;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     st = nm_learn((const nm_series *const *)series, nfiles, &lo, &model);
     if (st) {
         rc = cli_lib_fail(CMD, st);
@@ -402,7 +395,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr,
                 "trained in %.1f s: latent D = %zu (%zu active units), VAE val recon %.4g, map one-step val MSE "
                 "%.3g, rollout MSE %.3g\n",
-                now_s() - t0, nm_learned_dim(model), vr.active_units, vr.val_recon, onestep, roll);
+                cli_now_s() - t0, nm_learned_dim(model), vr.active_units, vr.val_recon, onestep, roll);
         if (!nm_learned_has_input(model))
             fprintf(stderr,
                     "training regimes reproduced by free runs from the stored start state: %d of %zu "

@@ -176,11 +176,7 @@ typedef struct teacher_ref {
 static double teacher_decode(const double *x, void *ctx)
 {
     const teacher_ref *r = ctx;
-    if (!r->head) return nm_learned_decode_v(r->t, x);
-    float z[NM_MAP_MAX_D], v[1];
-    for (size_t j = 0; j < r->vae->dim; j++) z[j] = (float)x[j];
-    nm_mlp_apply1(r->head, z, v); /* widths checked when the head was made */
-    return nm_vae_denorm(r->vae, v[0]);
+    return r->head ? nm_learned_decode_v_with(r->head, r->vae, x) : nm_learned_decode_v(r->t, x);
 }
 
 /* Multiply-adds of one map step plus one V decode (batch.c counts the same). */

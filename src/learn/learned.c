@@ -197,6 +197,10 @@ static double decode_v(const nm_mlp *dec_v, const nm_vae *vae, const double *x)
 }
 
 double nm_learned_decode_v(const nm_learned *m, const double *x) { return decode_v(m->dec_v, m->vae, x); }
+double nm_learned_decode_v_with(const nm_mlp *dec_v, const nm_vae *vae, const double *x)
+{
+    return decode_v(dec_v, vae, x);
+}
 
 /* For the batched step (batch.c). */
 const nm_map *nm_learned_map_part(const nm_learned *m) { return m->map; }
